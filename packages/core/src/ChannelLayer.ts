@@ -1,0 +1,153 @@
+/**
+ * The channel layer service: the messaging contract of Django Channels (`new_channel`, `send`,
+ * `receive`, `group_add`, `group_discard`, `group_send`) as one Effect service. Transports provide
+ * it as a Layer: `InMemory.layer`, `RabbitMQ.layer`, `ZeroMQ.layerEmbedded`, ...
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Option, Stream } from "effect"
+import type {
+  ChannelFull,
+  ConnectionClosed,
+  InvalidChannelName,
+  InvalidGroupName,
+  InvalidMessage,
+  LayerClosed,
+  MessageTooLarge
+} from "./Errors.js"
+import type { Message } from "./Message.js"
+import * as Metrics from "./Metrics.js"
+
+/**
+ * An optional capability of a layer: `groups` (group_add/discard/send) and `flush` (drop every
+ * message and membership, in-memory only), as in the Django spec's `extensions`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Extension = "groups" | "flush"
+
+/**
+ * The errors `send` can fail with.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type SendError =
+  | InvalidChannelName
+  | InvalidMessage
+  | MessageTooLarge
+  | ChannelFull
+  | ConnectionClosed
+  | LayerClosed
+
+/**
+ * The errors `groupSend` can fail with: never `ChannelFull` (a full member misses the message
+ * and the layer logs it).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type GroupSendError = InvalidGroupName | InvalidMessage | MessageTooLarge | ConnectionClosed | LayerClosed
+
+/**
+ * The errors `groupAdd` and `groupDiscard` can fail with.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type GroupMembershipError = InvalidGroupName | InvalidChannelName | ConnectionClosed | LayerClosed
+
+/**
+ * What every channel layer implementation provides.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ChannelLayerService {
+  /** The optional capabilities this layer has. */
+  readonly extensions: ReadonlySet<Extension>
+  /**
+   * A new process-local channel name (`<prefix>!<random>`) that only this layer instance can
+   * receive on. Once it returns, a message sent to the channel is not lost for want of a route.
+   * Broker transports fail with `ConnectionClosed` when the first connection cannot be made within
+   * their connect bound (the contract of DESIGN.md lists only `LayerClosed`; waiting forever for a
+   * broker that is down helps nobody), and with `InvalidChannelName` for a prefix that cannot
+   * start a channel name.
+   */
+  readonly newChannel: (prefix?: string) => Effect.Effect<string, InvalidChannelName | ConnectionClosed | LayerClosed>
+  /** Sends a message to one channel: delivered at most once, FIFO per sender and channel. */
+  readonly send: (channel: string, message: Message) => Effect.Effect<void, SendError>
+  /**
+   * Waits for the next message on a channel; each message goes to exactly one receiver. A
+   * receive outlives reconnects of the transport: it only ends with a message or `LayerClosed`.
+   */
+  readonly receive: (channel: string) => Effect.Effect<Message, InvalidChannelName | LayerClosed>
+  /** Adds a channel to a group; adding it twice is the same as once. */
+  readonly groupAdd: (group: string, channel: string) => Effect.Effect<void, GroupMembershipError>
+  /** Removes a channel from a group; removing a non-member is a no-op. */
+  readonly groupDiscard: (group: string, channel: string) => Effect.Effect<void, GroupMembershipError>
+  /** Sends a message to every member of a group, wherever it lives. */
+  readonly groupSend: (group: string, message: Message) => Effect.Effect<void, GroupSendError>
+  /** Drops every message and group membership (only where `extensions` has `flush`). */
+  readonly flush: Effect.Effect<void, LayerClosed>
+}
+
+/**
+ * The channel layer service tag.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class ChannelLayer
+  extends Context.Tag("@channel-layer/core/ChannelLayer")<ChannelLayer, ChannelLayerService>()
+{}
+
+/**
+ * Every message that arrives on a channel, as a Stream that ends when the layer closes (and
+ * fails on any other receive error).
+ *
+ * @since 0.1.0
+ * @category streams
+ */
+export const messages = (
+  channel: string
+): Stream.Stream<Message, InvalidChannelName, ChannelLayer> =>
+  Stream.unwrap(
+    Effect.map(ChannelLayer, (layer) =>
+      Stream.repeatEffectOption(
+        layer.receive(channel).pipe(
+          Effect.mapError((error) => error._tag === "LayerClosed" ? Option.none() : Option.some(error))
+        )
+      ))
+  )
+
+/**
+ * Wraps an implementation with what every transport records: a span around `send`,
+ * `groupSend` and `receive` (named `ChannelLayer.send` ..., with the channel or group as an
+ * attribute and the transport's name), and the sent-messages metric.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const instrument = (transport: string, service: ChannelLayerService): ChannelLayerService => {
+  const labels = Metrics.transportLabel(transport)
+  const countSent = Effect.tap(() => Metrics.messagesSent.unsafeUpdate(1, labels))
+  return {
+    ...service,
+    send: (channel, message) =>
+      service.send(channel, message).pipe(
+        countSent,
+        Effect.withSpan("ChannelLayer.send", { attributes: { transport, channel }, kind: "producer" })
+      ),
+    groupSend: (group, message) =>
+      service.groupSend(group, message).pipe(
+        countSent,
+        Effect.withSpan("ChannelLayer.groupSend", { attributes: { transport, group }, kind: "producer" })
+      ),
+    receive: (channel) =>
+      service.receive(channel).pipe(
+        Effect.withSpan("ChannelLayer.receive", { attributes: { transport, channel }, kind: "consumer" })
+      )
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * The wire format every transport shares: msgpack of the message plus one envelope key naming the
+ * recipient, `__asgi_channel__` (direct) or `__asgi_group__` (group), written last, exactly as
+ * Python's channels_rabbitmq writes it. The ZeroMQ transport adds `__asgi_expires__`, the
+ * sender's expiry deadline in epoch milliseconds.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Either } from "effect"
+import { MessageDecodeError } from "./Errors.js"
+import { MsgpackError, Reader, Writer } from "./internal/msgpack.js"
+import type { Message } from "./Message.js"
+
+/**
+ * The envelope key of a direct message.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const CHANNEL_KEY = "__asgi_channel__"
+
+/**
+ * The envelope key of a group message.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const GROUP_KEY = "__asgi_group__"
+
+/**
+ * The envelope key of an expiry deadline (epoch milliseconds), used by transports without
+ * broker-side expiry.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const EXPIRES_KEY = "__asgi_expires__"
+
+/**
+ * Who a message is for, and optionally when it expires.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Envelope =
+  | { readonly channel: string; readonly group?: undefined; readonly expiresAt?: number }
+  | { readonly group: string; readonly channel?: undefined; readonly expiresAt?: number }
+
+/**
+ * A decoded body: the message without its envelope keys, and the envelope.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Decoded = Envelope & { readonly message: Message }
+
+const writer = new Writer()
+
+/**
+ * Encodes a validated message (see `Message.copy`) with its envelope. Keys keep their order; the
+ * envelope comes last.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const encode = (message: Message, envelope: Envelope): Uint8Array => {
+  writer.reset()
+  const keys = Object.keys(message)
+  writer.mapHeader(keys.length + 1 + (envelope.expiresAt === undefined ? 0 : 1))
+  for (const key of keys) {
+    writer.string(key)
+    writer.value(message[key])
+  }
+  if (envelope.channel !== undefined) {
+    writer.string(CHANNEL_KEY)
+    writer.string(envelope.channel)
+  } else {
+    writer.string(GROUP_KEY)
+    writer.string(envelope.group)
+  }
+  if (envelope.expiresAt !== undefined) {
+    writer.string(EXPIRES_KEY)
+    writer.number(envelope.expiresAt)
+  }
+  return writer.finish()
+}
+
+const fail = (reason: string, cause?: unknown) =>
+  Either.left(new MessageDecodeError(cause === undefined ? { reason } : { reason, cause }))
+
+/**
+ * Decodes a body. Anything that is not a msgpack map with string keys, a string `type` and exactly
+ * one of the two recipient keys is a `MessageDecodeError`; decoding never throws.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const decode = (bytes: Uint8Array): Either.Either<Decoded, MessageDecodeError> => {
+  let body: unknown
+  try {
+    const reader = new Reader(bytes)
+    body = reader.value()
+    if (!reader.atEnd) return fail("trailing bytes after the msgpack value")
+  } catch (error) {
+    if (error instanceof MsgpackError) return fail(`not valid msgpack: ${error.message}`)
+    return fail("not valid msgpack", error)
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body) || body instanceof Uint8Array) {
+    return fail("the body is not a msgpack map")
+  }
+  const { [CHANNEL_KEY]: channel, [EXPIRES_KEY]: expiresAt, [GROUP_KEY]: group, ...message } = body as Record<
+    string,
+    unknown
+  >
+  if (typeof message.type !== "string") return fail("the message has no string \"type\"")
+  if (expiresAt !== undefined && typeof expiresAt !== "number") return fail(`${EXPIRES_KEY} is not a number`)
+  const expiry = expiresAt === undefined ? {} : { expiresAt }
+  if (typeof channel === "string" && group === undefined) {
+    return Either.right({ message: message as Message, channel, ...expiry })
+  }
+  if (typeof group === "string" && channel === undefined) {
+    return Either.right({ message: message as Message, group, ...expiry })
+  }
+  return fail(`the body needs exactly one string ${CHANNEL_KEY} or ${GROUP_KEY}`)
+}
+
+/**
+ * `decode` as an Effect.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const decodeEffect = (bytes: Uint8Array): Effect.Effect<Decoded, MessageDecodeError> => decode(bytes)

@@ -1,0 +1,423 @@
+/**
+ * The behaviour every channel layer must show, as a suite of `@effect/vitest` tests that any
+ * transport registers with one call. Import it from `@channel-layer/core/Conformance` (it is kept
+ * out of the main entry point because it imports vitest).
+ *
+ * ```ts
+ * Conformance.suite("RabbitMQ", {
+ *   make: ({ capacity, expiry }) => RabbitMQ.layer({ remoteCapacity: capacity, expiry }),
+ *   capabilities: { flush: false, normalChannels: false, capacity: { slack: 10 }, ... }
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Context, Duration, Effect, Exit, Fiber, Layer, Scope } from "effect"
+import { ChannelLayer, type ChannelLayerService } from "./ChannelLayer.js"
+import type { Message } from "./Message.js"
+
+/**
+ * The options a suite asks a transport's layer for. `capacity` maps to the transport's
+ * per-channel capacity (RabbitMQ: `remoteCapacity`), `expiry` to its message expiry.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TestOptions {
+  readonly capacity: number
+  readonly expiry: Duration.Duration
+  readonly channelCapacity?: Readonly<Record<string, number>>
+}
+
+/**
+ * What a transport can do, so the suite runs the tests that apply.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Capabilities {
+  /** The layer lists `flush` and implements it. */
+  readonly flush: boolean
+  /** Channels without `!` can be sent to and received from (in-memory: yes; brokers: no). */
+  readonly normalChannels: boolean
+  /**
+   * `send` fails with `ChannelFull` once a channel holds `capacity` messages, give or take `slack`
+   * more that the transport may have taken off the broker already. Absent: no send-side capacity.
+   */
+  readonly capacity?: { readonly slack: number }
+  /** `channelCapacity` patterns are honoured. */
+  readonly channelCapacity: boolean
+  /** Messages older than `expiry` are dropped undelivered. */
+  readonly expiry: boolean
+  /** Two instances made by `make` reach each other's channels and groups. */
+  readonly multiInstance: boolean
+}
+
+/**
+ * A transport under test.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Subject {
+  /** One layer instance. The suite builds several per test when `multiInstance` holds. */
+  readonly make: (options: TestOptions) => Layer.Layer<ChannelLayer, unknown>
+  readonly capabilities: Capabilities
+  /** How long to wait before concluding that nothing arrives (default 300 ms). */
+  readonly quietPeriod?: Duration.DurationInput
+}
+
+const defaults: TestOptions = { capacity: 100, expiry: Duration.seconds(60) }
+
+/** Builds one layer instance in the current scope. */
+const instance = (subject: Subject, options: Partial<TestOptions> = {}) =>
+  Effect.map(
+    Layer.build(subject.make({ ...defaults, ...options })),
+    (context) => Context.get(context, ChannelLayer)
+  ).pipe(Effect.orDie)
+
+const chat = (text: string, extra: Record<string, unknown> = {}) =>
+  ({ type: "chat.message", text, ...extra }) as unknown as Message
+
+/**
+ * Registers the conformance tests of `subject` under `describe(name)`.
+ *
+ * @since 0.1.0
+ * @category suites
+ */
+export const suite = (name: string, subject: Subject): void => {
+  const { capabilities } = subject
+  const quiet = Duration.decode(subject.quietPeriod ?? Duration.millis(300))
+
+  /** Fails the test if the channel yields a message within the quiet period. */
+  const expectNothing = (layer: ChannelLayerService, channel: string) =>
+    Effect.gen(function*() {
+      const result = yield* layer.receive(channel).pipe(Effect.timeout(quiet), Effect.exit)
+      expect(Exit.isFailure(result) && result.toString()).toContain("TimeoutException")
+    })
+
+  describe(`${name} conformance`, () => {
+    it.scopedLive("round trip of every value type", () =>
+      Effect.gen(function*() {
+        const layer = yield* instance(subject)
+        const channel = yield* layer.newChannel()
+        const message = {
+          type: "t.types",
+          int: 42,
+          neg: -7,
+          float: 2.5,
+          big: 2n ** 60n + 1n,
+          nbig: -(2n ** 62n),
+          yes: true,
+          no: false,
+          none: null,
+          text: "héllo ✓ 日本",
+          bytes: new Uint8Array([0, 1, 255]),
+          list: [1, "two", [3.5, null], { k: new Uint8Array([118]) }],
+          map: { a: { b: { c: [true] } } },
+          empty: {},
+          emptyList: []
+        }
+        yield* layer.send(channel, message)
+        expect(yield* layer.receive(channel)).toStrictEqual(message)
+      }))
+
+    it.scopedLive("a message is copied, never shared with the sender", () =>
+      Effect.gen(function*() {
+        const layer = yield* instance(subject)
+        const channel = yield* layer.newChannel()
+        const sent = { type: "t.copy", list: [1, 2], bytes: new Uint8Array([1]) }
+        yield* layer.send(channel, sent)
+        sent.list.push(3)
+        sent.bytes[0] = 9
+        const received = yield* layer.receive(channel)
+        expect(received).toStrictEqual({ type: "t.copy", list: [1, 2], bytes: new Uint8Array([1]) })
+        expect(received).not.toBe(sent)
+      }))
+
+    it.scopedLive("newChannel names are valid, distinct and process-local", () =>
+      Effect.gen(function*() {
+        const layer = yield* instance(subject)
+        const names = yield* Effect.all(Array.from({ length: 50 }, () => layer.newChannel()))
+        expect(new Set(names).size).toBe(50)
+        for (const name of names) expect(name).toMatch(/^[a-zA-Z\d\-_.]+![\d\w\-_.]+$/)
+      }))
+
+    it.scopedLive("FIFO per sender and channel", () =>
+      Effect.gen(function*() {
+        const layer = yield* instance(subject)
+        const channel = yield* layer.newChannel()
+        for (let i = 0; i < 50; i++) yield* layer.send(channel, chat(`m${i}`, { i }))
+        const received = []
+        for (let i = 0; i < 50; i++) received.push((yield* layer.receive(channel)).i)
+        expect(received).toStrictEqual(Array.from({ length: 50 }, (_, i) => i))
+      }))
+
+    if (capabilities.normalChannels) {
+      it.scopedLive("normal channels (without !) work", () =>
+        Effect.gen(function*() {
+          const layer = yield* instance(subject)
+          yield* layer.send("http.request", chat("normal"))
+          expect(yield* layer.receive("http.request")).toStrictEqual(chat("normal"))
+        }))
+    }
+
+    if (capabilities.capacity !== undefined) {
+      const { slack } = capabilities.capacity
+      it.scopedLive("send to a full channel fails with ChannelFull, and works again once drained", () =>
+        Effect.gen(function*() {
+          const capacity = 5
+          const layer = yield* instance(subject, { capacity })
+          const channel = yield* layer.newChannel()
+          let accepted = 0
+          let full: unknown = undefined
+          while (full === undefined && accepted <= capacity + slack) {
+            const result = yield* Effect.either(layer.send(channel, chat(`m${accepted}`, { i: accepted })))
+            if (result._tag === "Right") accepted++
+            else full = result.left
+          }
+          expect(full).toMatchObject({ _tag: "ChannelFull", channel })
+          expect(accepted).toBeGreaterThanOrEqual(capacity)
+          expect(accepted).toBeLessThanOrEqual(capacity + slack)
+          for (let i = 0; i < accepted; i++) expect((yield* layer.receive(channel)).i).toBe(i)
+          yield* layer.send(channel, chat("after"))
+          expect((yield* layer.receive(channel)).text).toBe("after")
+        }))
+    }
+
+    if (capabilities.channelCapacity) {
+      it.scopedLive("channelCapacity overrides the capacity by pattern", () =>
+        Effect.gen(function*() {
+          const layer = yield* instance(subject, { capacity: 10, channelCapacity: { "small.*": 2 } })
+          yield* layer.send("small.one", chat("1"))
+          yield* layer.send("small.one", chat("2"))
+          const third = yield* Effect.flip(layer.send("small.one", chat("3")))
+          expect(third).toMatchObject({ _tag: "ChannelFull", channel: "small.one", capacity: 2 })
+          for (let i = 0; i < 10; i++) yield* layer.send("big.one", chat(`${i}`))
+          expect((yield* Effect.flip(layer.send("big.one", chat("11"))))._tag).toBe("ChannelFull")
+        }))
+    }
+
+    if (capabilities.expiry) {
+      it.scopedLive("a message older than expiry is dropped undelivered", () =>
+        Effect.gen(function*() {
+          const layer = yield* instance(subject, { expiry: Duration.millis(400) })
+          const channel = yield* layer.newChannel()
+          yield* layer.send(channel, chat("old"))
+          yield* Effect.sleep(Duration.millis(1500))
+          yield* layer.send(channel, chat("new"))
+          expect((yield* layer.receive(channel)).text).toBe("new")
+        }))
+    }
+
+    it.scopedLive("bad channel and group names fail with typed errors that say what is allowed", () =>
+      Effect.gen(function*() {
+        const layer = yield* instance(subject)
+        const channel = yield* layer.newChannel()
+        const badChannels: Array<unknown> = ["", "has space", "x".repeat(100), "ünïcode", "a!b!c", 42, null]
+        for (const bad of badChannels) {
+          const sendError = yield* Effect.flip(layer.send(bad as string, chat("x")))
+          expect(sendError._tag).toBe("InvalidChannelName")
+          expect(sendError.message).toMatch(/must be|may contain only/)
+          expect((yield* Effect.flip(layer.receive(bad as string)))._tag).toBe("InvalidChannelName")
+          expect((yield* Effect.flip(layer.groupAdd("g", bad as string)))._tag).toBe("InvalidChannelName")
+        }
+        const badGroups: Array<unknown> = ["", "a!b", "has space", "g".repeat(100), "grüppe", undefined]
+        for (const bad of badGroups) {
+          const error = yield* Effect.flip(layer.groupSend(bad as string, chat("x")))
+          expect(error._tag).toBe("InvalidGroupName")
+          expect(error.message).toMatch(/must be|may contain only/)
+          expect((yield* Effect.flip(layer.groupAdd(bad as string, channel)))._tag).toBe("InvalidGroupName")
+          expect((yield* Effect.flip(layer.groupDiscard(bad as string, channel)))._tag).toBe("InvalidGroupName")
+        }
+      }))
+
+    it.scopedLive("bad messages fail with InvalidMessage naming the path", () =>
+      Effect.gen(function*() {
+        const layer = yield* instance(subject)
+        const channel = yield* layer.newChannel()
+        const cyclic: Record<string, unknown> = { type: "t" }
+        cyclic.self = cyclic
+        const cases: Array<[unknown, string]> = [
+          ["just a string", "$"],
+          [[{ type: "t" }], "$"],
+          [{ text: "no type" }, "$.type"],
+          [{ type: 42 }, "$.type"],
+          [{ type: "t", f: () => 1 }, "$.f"],
+          [{ type: "t", when: new Date() }, "$.when"],
+          [{ type: "t", nested: [1, new Map()] }, "$.nested[1]"],
+          [{ type: "t", u: undefined }, "$.u"],
+          [{ type: "t", sym: Symbol("s") }, "$.sym"],
+          [{ type: "t", huge: 2n ** 64n }, "$.huge"],
+          [{ type: "t", __asgi_channel__: "x" }, "$.__asgi_channel__"],
+          [{ type: "t", __asgi_group__: "x" }, "$.__asgi_group__"],
+          [cyclic, "$.self"]
+        ]
+        for (const [message, path] of cases) {
+          const error = yield* Effect.flip(layer.send(channel, message as Message))
+          expect(error).toMatchObject({ _tag: "InvalidMessage", path })
+          const groupError = yield* Effect.flip(layer.groupSend("g", message as Message))
+          expect(groupError).toMatchObject({ _tag: "InvalidMessage", path })
+        }
+      }))
+
+    it.scopedLive("groups: add, idempotent add, send, discard, discard of a non-member", () =>
+      Effect.gen(function*() {
+        const layer = yield* instance(subject)
+        const [a, b] = [yield* layer.newChannel(), yield* layer.newChannel()]
+        yield* layer.groupAdd("room", a)
+        yield* layer.groupAdd("room", a)
+        yield* layer.groupAdd("room", b)
+        yield* layer.groupSend("room", chat("hello"))
+        expect(yield* layer.receive(a)).toStrictEqual(chat("hello"))
+        expect(yield* layer.receive(b)).toStrictEqual(chat("hello"))
+        yield* expectNothing(layer, a)
+        yield* layer.groupDiscard("room", a)
+        yield* layer.groupDiscard("room", a)
+        yield* layer.groupDiscard("other-room", b)
+        yield* layer.groupSend("room", chat("only b"))
+        expect(yield* layer.receive(b)).toStrictEqual(chat("only b"))
+        yield* expectNothing(layer, a)
+      }))
+
+    it.scopedLive("group send to an empty or unknown group succeeds", () =>
+      Effect.gen(function*() {
+        const layer = yield* instance(subject)
+        yield* layer.groupSend("nobody-here", chat("lost in space"))
+      }))
+
+    it.scopedLive("group members get copies: a receiver cannot change another's message", () =>
+      Effect.gen(function*() {
+        const layer = yield* instance(subject)
+        const [a, b] = [yield* layer.newChannel(), yield* layer.newChannel()]
+        yield* layer.groupAdd("copies", a)
+        yield* layer.groupAdd("copies", b)
+        yield* layer.groupSend("copies", { type: "t.copy", list: [1] })
+        const first = (yield* layer.receive(a)) as unknown as { list: Array<number> }
+        first.list.push(2)
+        expect(yield* layer.receive(b)).toStrictEqual({ type: "t.copy", list: [1] })
+      }))
+
+    if (capabilities.capacity !== undefined) {
+      const { slack } = capabilities.capacity
+      it.scopedLive("group send never fails on a full member; other members still get it", () =>
+        Effect.gen(function*() {
+          const capacity = 3
+          const layer = yield* instance(subject, { capacity })
+          const [full, free] = [yield* layer.newChannel(), yield* layer.newChannel()]
+          yield* layer.groupAdd("mixed", full)
+          yield* layer.groupAdd("mixed", free)
+          for (let i = 0; i < capacity + slack + 2; i++) yield* Effect.either(layer.send(full, chat(`fill${i}`)))
+          for (let i = 0; i < 3; i++) yield* layer.groupSend("mixed", chat(`group${i}`))
+          for (let i = 0; i < 3; i++) expect((yield* layer.receive(free)).text).toBe(`group${i}`)
+        }))
+    }
+
+    if (capabilities.multiInstance) {
+      it.scopedLive("two instances reach each other's channels and groups", () =>
+        Effect.gen(function*() {
+          const [one, two] = [yield* instance(subject), yield* instance(subject)]
+          const [a, b] = [yield* one.newChannel(), yield* two.newChannel()]
+          yield* one.send(b, chat("one to two"))
+          yield* two.send(a, chat("two to one"))
+          expect(yield* two.receive(b)).toStrictEqual(chat("one to two"))
+          expect(yield* one.receive(a)).toStrictEqual(chat("two to one"))
+          yield* one.groupAdd("across", a)
+          yield* two.groupAdd("across", b)
+          yield* one.groupSend("across", chat("from one"))
+          yield* two.groupSend("across", chat("from two"))
+          const texts = (layer: ChannelLayerService, channel: string) =>
+            Effect.map(
+              Effect.all([layer.receive(channel), layer.receive(channel)]),
+              (ms) => ms.map((m) => m.text).sort()
+            )
+          expect(yield* texts(one, a)).toStrictEqual(["from one", "from two"])
+          expect(yield* texts(two, b)).toStrictEqual(["from one", "from two"])
+          yield* two.groupDiscard("across", b)
+          yield* one.groupSend("across", chat("only a"))
+          expect((yield* one.receive(a)).text).toBe("only a")
+          yield* expectNothing(two, b)
+        }))
+
+      it.scopedLive("an instance cannot receive on another instance's channel", () =>
+        Effect.gen(function*() {
+          const [one, two] = [yield* instance(subject), yield* instance(subject)]
+          const a = yield* one.newChannel()
+          const attempt = yield* two.receive(a).pipe(Effect.timeout(quiet), Effect.exit)
+          expect(Exit.isFailure(attempt)).toBe(true)
+        }))
+    }
+
+    it.scopedLive("closing the layer ends a pending receive with LayerClosed, and later calls too", () =>
+      Effect.gen(function*() {
+        const scope = yield* Scope.make()
+        const layer = yield* Scope.extend(instance(subject), scope)
+        const channel = yield* layer.newChannel()
+        const pending = yield* Effect.fork(layer.receive(channel))
+        yield* Effect.sleep(Duration.millis(50))
+        yield* Scope.close(scope, Exit.void)
+        expect(yield* Effect.flip(Fiber.join(pending))).toMatchObject({ _tag: "LayerClosed" })
+        expect(yield* Effect.flip(layer.send(channel, chat("late")))).toMatchObject({ _tag: "LayerClosed" })
+        expect(yield* Effect.flip(layer.receive(channel))).toMatchObject({ _tag: "LayerClosed" })
+        expect(yield* Effect.flip(layer.groupSend("g", chat("late")))).toMatchObject({ _tag: "LayerClosed" })
+      }))
+
+    it.scopedLive("an interrupted receive does not swallow the next message", () =>
+      Effect.gen(function*() {
+        const layer = yield* instance(subject)
+        const channel = yield* layer.newChannel()
+        const abandoned = yield* Effect.fork(layer.receive(channel))
+        yield* Effect.sleep(Duration.millis(20))
+        yield* Fiber.interrupt(abandoned)
+        yield* layer.send(channel, chat("kept"))
+        expect((yield* layer.receive(channel)).text).toBe("kept")
+      }))
+
+    it.scopedLive("concurrent receivers each get distinct messages", () =>
+      Effect.gen(function*() {
+        const layer = yield* instance(subject)
+        const channel = yield* layer.newChannel()
+        const receivers = yield* Effect.forkAll(Array.from({ length: 10 }, () => layer.receive(channel)))
+        yield* Effect.sleep(Duration.millis(20))
+        for (let i = 0; i < 10; i++) yield* layer.send(channel, chat(`m${i}`))
+        const got = (yield* Fiber.join(receivers)).map((m) => m.text).sort()
+        expect(got).toStrictEqual(Array.from({ length: 10 }, (_, i) => `m${i}`).sort())
+      }))
+
+    it.scopedLive("many concurrent sends all arrive", () =>
+      Effect.gen(function*() {
+        const layer = yield* instance(subject, { capacity: 1000 })
+        const channel = yield* layer.newChannel()
+        yield* Effect.forEach(
+          Array.from({ length: 500 }, (_, i) => i),
+          (i) => layer.send(channel, chat(`m${i}`, { i })),
+          { concurrency: "unbounded", discard: true }
+        )
+        const got = new Set<unknown>()
+        for (let i = 0; i < 500; i++) got.add((yield* layer.receive(channel)).i)
+        expect(got.size).toBe(500)
+      }))
+
+    if (capabilities.flush) {
+      it.scopedLive("flush drops every message and membership", () =>
+        Effect.gen(function*() {
+          const layer = yield* instance(subject)
+          expect(layer.extensions.has("flush")).toBe(true)
+          const channel = yield* layer.newChannel()
+          yield* layer.send(channel, chat("gone"))
+          yield* layer.groupAdd("flushed", channel)
+          yield* layer.flush
+          yield* layer.groupSend("flushed", chat("nobody"))
+          yield* expectNothing(layer, channel)
+        }))
+    } else {
+      it.scopedLive("does not list flush", () =>
+        Effect.gen(function*() {
+          const layer = yield* instance(subject)
+          expect(layer.extensions.has("flush")).toBe(false)
+          expect(layer.extensions.has("groups")).toBe(true)
+        }))
+    }
+  })
+}

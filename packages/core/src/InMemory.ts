@@ -1,0 +1,127 @@
+/**
+ * The single-process channel layer, like Django's `InMemoryChannelLayer`: every channel and group
+ * lives in this process, so it serves tests and single-server deployments. It has `flush` and
+ * `groupExpiry`.
+ *
+ * @since 0.1.0
+ */
+import { Duration, Effect, Layer } from "effect"
+import * as ChannelCapacity from "./ChannelCapacity.js"
+import { ChannelLayer, type ChannelLayerService, instrument } from "./ChannelLayer.js"
+import * as ChannelName from "./ChannelName.js"
+import { ChannelFull, type InvalidOptions, LayerClosed } from "./Errors.js"
+import * as LocalQueues from "./LocalQueues.js"
+import * as Message from "./Message.js"
+import * as Options from "./Options.js"
+
+/**
+ * Options of the in-memory layer, with Django's defaults.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface InMemoryOptions {
+  /** Messages a channel holds before `send` fails with `ChannelFull` (default 100). */
+  readonly capacity?: number
+  /** Capacity overrides by channel-name pattern, first match wins. */
+  readonly channelCapacity?: ChannelCapacity.Overrides
+  /** How long an undelivered message is kept (default 60 seconds). */
+  readonly expiry?: Duration.DurationInput
+  /** How long a group membership lasts without being renewed by `groupAdd` (default 1 day). */
+  readonly groupExpiry?: Duration.DurationInput
+}
+
+/**
+ * Makes an in-memory channel layer that lives as long as the current scope.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: InMemoryOptions = {}) =>
+  Effect.gen(function*() {
+    const capacity = yield* Options.positiveInteger("capacity", options.capacity ?? 100)
+    for (const [pattern, value] of ChannelCapacity.capacities(options.channelCapacity)) {
+      yield* Options.positiveInteger(`channelCapacity[${pattern}]`, value)
+    }
+    const expiry = yield* Options.positiveDuration("expiry", options.expiry ?? Duration.seconds(60))
+    const groupExpiry = yield* Options.positiveDuration("groupExpiry", options.groupExpiry ?? Duration.days(1))
+    const capacityOf = ChannelCapacity.resolver(capacity, options.channelCapacity)
+    const queues = yield* LocalQueues.make({ transport: "memory", channelCapacity: capacityOf })
+    // When each membership was last added, for groupExpiry.
+    const joinedAt = new Map<string, Map<string, number>>()
+
+    const open = Effect.suspend(() => queues.isClosed() ? Effect.fail(new LayerClosed()) : Effect.void)
+
+    const dropExpiredMembers = (group: string) => {
+      const joined = joinedAt.get(group)
+      if (joined === undefined) return
+      const oldest = queues.now() - groupExpiry
+      for (const [channel, at] of joined) {
+        if (at <= oldest) {
+          joined.delete(channel)
+          queues.unsafeGroupDiscard(group, channel)
+        }
+      }
+      if (joined.size === 0) joinedAt.delete(group)
+    }
+
+    const service: ChannelLayerService = {
+      extensions: new Set(["groups", "flush"]),
+      newChannel: (prefix = "specific") =>
+        Effect.zipRight(open, ChannelName.validateChannel(ChannelName.makeProcessLocal(`${prefix}.inmemory`))),
+      send: (channel, message) =>
+        Effect.gen(function*() {
+          yield* open
+          yield* ChannelName.validateChannel(channel)
+          const copy = yield* Message.copy(message)
+          if (!queues.unsafeDeliverDirect(channel, copy, queues.now() + expiry, "reject")) {
+            return yield* new ChannelFull({ channel, capacity: capacityOf(channel) })
+          }
+        }),
+      receive: (channel) => Effect.zipRight(ChannelName.validateChannel(channel), queues.receive(channel)),
+      groupAdd: (group, channel) =>
+        Effect.gen(function*() {
+          yield* open
+          yield* ChannelName.validateGroup(group)
+          yield* ChannelName.validateChannel(channel)
+          let joined = joinedAt.get(group)
+          if (joined === undefined) joinedAt.set(group, joined = new Map())
+          joined.set(channel, queues.now())
+          queues.unsafeGroupAdd(group, channel)
+        }),
+      groupDiscard: (group, channel) =>
+        Effect.gen(function*() {
+          yield* open
+          yield* ChannelName.validateGroup(group)
+          yield* ChannelName.validateChannel(channel)
+          joinedAt.get(group)?.delete(channel)
+          queues.unsafeGroupDiscard(group, channel)
+        }),
+      groupSend: (group, message) =>
+        Effect.gen(function*() {
+          yield* open
+          yield* ChannelName.validateGroup(group)
+          const copy = yield* Message.copy(message)
+          dropExpiredMembers(group)
+          queues.unsafeDeliverGroup(group, copy, queues.now() + expiry)
+        }),
+      flush: Effect.zipRight(
+        open,
+        Effect.sync(() => {
+          queues.unsafeFlush()
+          joinedAt.clear()
+        })
+      )
+    }
+    return instrument("memory", service)
+  })
+
+/**
+ * The in-memory channel layer as a Layer. Fails with `InvalidOptions` when an option is out of
+ * range.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: InMemoryOptions = {}): Layer.Layer<ChannelLayer, InvalidOptions> =>
+  Layer.scoped(ChannelLayer, make(options))

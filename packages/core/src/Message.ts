@@ -1,0 +1,223 @@
+/**
+ * What a channel layer message is: a plain object with a string `type`, carrying only values that
+ * msgpack and Python's msgpack agree on. Messages are validated and copied on the way in, so a
+ * sender and a receiver never share an object.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Either } from "effect"
+import { InvalidMessage } from "./Errors.js"
+
+/**
+ * A value a message may carry. Integers in the safe range are numbers; integers beyond it are
+ * bigints (int64 on the wire).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type MessageValue =
+  | null
+  | boolean
+  | number
+  | bigint
+  | string
+  | Uint8Array
+  | ReadonlyArray<MessageValue>
+  | { readonly [key: string]: MessageValue }
+
+/**
+ * A channel layer message. `type` names the handler (`chat.message` -> `chat_message`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Message {
+  readonly type: string
+  readonly [key: string]: MessageValue
+}
+
+/**
+ * Top-level keys starting with this prefix are reserved for the transports' envelopes
+ * (`__asgi_channel__`, `__asgi_group__`, and the ZeroMQ transport's expiry deadline).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const RESERVED_KEY_PREFIX = "__asgi_"
+
+/**
+ * How deeply arrays and objects may nest inside a message.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const MAX_DEPTH = 64
+
+const INT64_MIN = -(2n ** 63n)
+const INT64_MAX = 2n ** 63n - 1n
+const SAFE_MIN = BigInt(Number.MIN_SAFE_INTEGER)
+const SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER)
+
+class Rejection {
+  constructor(readonly path: ReadonlyArray<string | number>, readonly reason: string) {}
+}
+
+const formatPath = (path: ReadonlyArray<string | number>): string => {
+  let out = "$"
+  for (const segment of path) {
+    out += typeof segment === "number"
+      ? `[${segment}]`
+      : /^[A-Za-z_$][\w$]*$/.test(segment)
+      ? `.${segment}`
+      : `[${JSON.stringify(segment)}]`
+  }
+  return out
+}
+
+const isPlainObject = (value: object): boolean => {
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
+
+/** Sets `key` as an own data property, also when it is `__proto__`. */
+const define = (target: Record<string, unknown>, key: string, value: unknown): void => {
+  if (key === "__proto__") {
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
+  } else {
+    target[key] = value
+  }
+}
+
+const describe = (value: unknown): string => {
+  if (typeof value === "object" && value !== null) {
+    const name = Object.getPrototypeOf(value)?.constructor?.name
+    return name ? `an instance of ${name}` : "an object with a custom prototype"
+  }
+  return typeof value
+}
+
+const ALLOWED = "allowed are null, booleans, numbers, int64 bigints, strings, Uint8Array, arrays and plain objects"
+
+/**
+ * Validates and deep-copies one value. `path` is the mutable path of the value being visited (only
+ * turned into a string when something is wrong); `ancestors` detects cycles.
+ */
+const copyValue = (value: unknown, path: Array<string | number>, ancestors: Set<object>): MessageValue => {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return value
+    case "number":
+      return value
+    case "bigint": {
+      if (value < INT64_MIN || value > INT64_MAX) {
+        throw new Rejection(path, `bigint ${value} is outside the int64 range`)
+      }
+      return value >= SAFE_MIN && value <= SAFE_MAX ? Number(value) : value
+    }
+    case "object": {
+      if (value === null) return null
+      if (value instanceof Uint8Array) {
+        if (value.constructor !== Uint8Array && !Buffer.isBuffer(value)) {
+          throw new Rejection(path, `${describe(value)} is not allowed; ${ALLOWED}`)
+        }
+        return Uint8Array.prototype.slice.call(value)
+      }
+      if (ancestors.has(value)) throw new Rejection(path, "the message contains a cycle")
+      if (ancestors.size >= MAX_DEPTH) throw new Rejection(path, `nested deeper than ${MAX_DEPTH} levels`)
+      ancestors.add(value)
+      let out: MessageValue
+      if (Array.isArray(value)) {
+        const array: Array<MessageValue> = new Array(value.length)
+        for (let i = 0; i < value.length; i++) {
+          path.push(i)
+          array[i] = copyValue(value[i], path, ancestors)
+          path.pop()
+        }
+        out = array
+      } else if (isPlainObject(value)) {
+        const object: Record<string, MessageValue> = {}
+        for (const key of Object.keys(value)) {
+          path.push(key)
+          define(object, key, copyValue((value as Record<string, unknown>)[key], path, ancestors))
+          path.pop()
+        }
+        out = object
+      } else {
+        throw new Rejection(path, `${describe(value)} is not allowed; ${ALLOWED}`)
+      }
+      ancestors.delete(value)
+      return out
+    }
+    case "undefined":
+      throw new Rejection(path, `undefined is not allowed (use null, or leave the key out); ${ALLOWED}`)
+    default:
+      throw new Rejection(path, `a ${typeof value} is not allowed; ${ALLOWED}`)
+  }
+}
+
+/**
+ * Validates `input` as a message and returns a deep copy of it, or the `InvalidMessage` that says
+ * where and what is wrong. Bigints in the safe integer range become numbers, Buffers become plain
+ * Uint8Arrays, so every transport delivers the same values.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const copy = (input: unknown): Either.Either<Message, InvalidMessage> => {
+  if (typeof input !== "object" || input === null || Array.isArray(input) || !isPlainObject(input)) {
+    return Either.left(
+      new InvalidMessage({ path: "$", reason: `a message must be a plain object, got ${describe(input)}` })
+    )
+  }
+  const type = (input as Record<string, unknown>).type
+  if (typeof type !== "string") {
+    return Either.left(
+      new InvalidMessage({ path: "$.type", reason: `a message needs a string "type", got ${describe(type)}` })
+    )
+  }
+  for (const key of Object.keys(input)) {
+    if (key.startsWith(RESERVED_KEY_PREFIX)) {
+      return Either.left(
+        new InvalidMessage({
+          path: formatPath([key]),
+          reason: `keys starting with "${RESERVED_KEY_PREFIX}" are reserved for the transport envelope`
+        })
+      )
+    }
+  }
+  try {
+    return Either.right(copyValue(input, [], new Set()) as Message)
+  } catch (error) {
+    if (error instanceof Rejection) {
+      return Either.left(new InvalidMessage({ path: formatPath(error.path), reason: error.reason }))
+    }
+    throw error
+  }
+}
+
+/**
+ * Validates and copies a message as an Effect.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const validate = (input: unknown): Effect.Effect<Message, InvalidMessage> => copy(input)
+
+const cloneTrusted = (value: MessageValue): MessageValue => {
+  if (typeof value !== "object" || value === null) return value
+  if (value instanceof Uint8Array) return value.slice()
+  if (Array.isArray(value)) return value.map(cloneTrusted)
+  const out: Record<string, MessageValue> = {}
+  for (const key of Object.keys(value)) define(out, key, cloneTrusted((value as Record<string, MessageValue>)[key]))
+  return out
+}
+
+/**
+ * A deep copy of a message that is already known to be valid (no checks), for handing one
+ * delivery to several local group members without aliasing.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const clone = (message: Message): Message => cloneTrusted(message) as Message

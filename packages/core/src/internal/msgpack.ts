@@ -1,0 +1,410 @@
+/**
+ * A msgpack encoder and decoder shaped after what Python's `msgpack.packb(use_bin_type=True)`
+ * writes, byte for byte: the smallest int format (unsigned formats for non-negative ints), float64
+ * for every non-integer, str formats for strings, bin formats for bytes. The general-purpose
+ * libraries differ on exactly that point (msgpackr writes positive int64 as `0xd3`, Python as
+ * `0xcf`), and the golden bytes of the Python layer must match, so the format is written here.
+ *
+ * Decoding is strict: map keys must be strings, ext types and trailing bytes are rejected.
+ * Integers decode as numbers in the safe range and as bigints beyond it.
+ */
+
+/** Thrown inside the decoder; the public Codec turns it into a typed error. */
+export class MsgpackError extends Error {}
+
+const SAFE_MAX_BIG = BigInt(Number.MAX_SAFE_INTEGER)
+const SAFE_MIN_BIG = BigInt(Number.MIN_SAFE_INTEGER)
+
+/**
+ * Writes msgpack into one growing buffer that is reused from call to call; `finish` copies out
+ * the bytes of the value just written.
+ */
+export class Writer {
+  private buffer: Buffer = Buffer.allocUnsafe(4096)
+  private view = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.byteLength)
+  private position = 0
+
+  reset(): void {
+    this.position = 0
+  }
+
+  finish(): Uint8Array {
+    const out = new Uint8Array(this.position)
+    out.set(this.buffer.subarray(0, this.position))
+    return out
+  }
+
+  private ensure(extra: number): void {
+    const needed = this.position + extra
+    if (needed <= this.buffer.length) return
+    let size = this.buffer.length * 2
+    while (size < needed) size *= 2
+    const next = Buffer.allocUnsafe(size)
+    this.buffer.copy(next, 0, 0, this.position)
+    this.buffer = next
+    this.view = new DataView(next.buffer, next.byteOffset, next.byteLength)
+  }
+
+  private byte(value: number): void {
+    this.buffer[this.position++] = value
+  }
+
+  nil(): void {
+    this.ensure(1)
+    this.byte(0xc0)
+  }
+
+  boolean(value: boolean): void {
+    this.ensure(1)
+    this.byte(value ? 0xc3 : 0xc2)
+  }
+
+  number(value: number): void {
+    if (Number.isSafeInteger(value) && !Object.is(value, -0)) this.integer(value)
+    else this.float(value)
+  }
+
+  private float(value: number): void {
+    this.ensure(9)
+    this.byte(0xcb)
+    this.view.setFloat64(this.position, value)
+    this.position += 8
+  }
+
+  private integer(value: number): void {
+    this.ensure(9)
+    if (value >= 0) {
+      if (value < 0x80) this.byte(value)
+      else if (value < 0x100) {
+        this.byte(0xcc)
+        this.byte(value)
+      } else if (value < 0x10000) {
+        this.byte(0xcd)
+        this.view.setUint16(this.position, value)
+        this.position += 2
+      } else if (value < 0x100000000) {
+        this.byte(0xce)
+        this.view.setUint32(this.position, value)
+        this.position += 4
+      } else {
+        this.byte(0xcf)
+        this.view.setBigUint64(this.position, BigInt(value))
+        this.position += 8
+      }
+    } else {
+      if (value >= -32) this.byte(value & 0xff)
+      else if (value >= -0x80) {
+        this.byte(0xd0)
+        this.view.setInt8(this.position++, value)
+      } else if (value >= -0x8000) {
+        this.byte(0xd1)
+        this.view.setInt16(this.position, value)
+        this.position += 2
+      } else if (value >= -0x80000000) {
+        this.byte(0xd2)
+        this.view.setInt32(this.position, value)
+        this.position += 4
+      } else {
+        this.byte(0xd3)
+        this.view.setBigInt64(this.position, BigInt(value))
+        this.position += 8
+      }
+    }
+  }
+
+  bigint(value: bigint): void {
+    if (value >= SAFE_MIN_BIG && value <= SAFE_MAX_BIG) return this.integer(Number(value))
+    this.ensure(9)
+    if (value >= 0n) {
+      this.byte(0xcf)
+      this.view.setBigUint64(this.position, value)
+    } else {
+      this.byte(0xd3)
+      this.view.setBigInt64(this.position, value)
+    }
+    this.position += 8
+  }
+
+  string(value: string): void {
+    const length = value.length
+    // Fast path: short ASCII strings, written directly behind a fixstr header.
+    if (length < 32) {
+      this.ensure(1 + length)
+      const start = this.position
+      let i = 0
+      for (; i < length; i++) {
+        const code = value.charCodeAt(i)
+        if (code >= 0x80) break
+        this.buffer[start + 1 + i] = code
+      }
+      if (i === length) {
+        this.buffer[start] = 0xa0 | length
+        this.position = start + 1 + length
+        return
+      }
+    }
+    const size = Buffer.byteLength(value, "utf8")
+    this.ensure(5 + size)
+    if (size < 32) this.byte(0xa0 | size)
+    else if (size < 0x100) {
+      this.byte(0xd9)
+      this.byte(size)
+    } else if (size < 0x10000) {
+      this.byte(0xda)
+      this.view.setUint16(this.position, size)
+      this.position += 2
+    } else {
+      this.byte(0xdb)
+      this.view.setUint32(this.position, size)
+      this.position += 4
+    }
+    this.position += this.buffer.write(value, this.position, size, "utf8")
+  }
+
+  bytes(value: Uint8Array): void {
+    const size = value.length
+    this.ensure(5 + size)
+    if (size < 0x100) {
+      this.byte(0xc4)
+      this.byte(size)
+    } else if (size < 0x10000) {
+      this.byte(0xc5)
+      this.view.setUint16(this.position, size)
+      this.position += 2
+    } else {
+      this.byte(0xc6)
+      this.view.setUint32(this.position, size)
+      this.position += 4
+    }
+    this.buffer.set(value, this.position)
+    this.position += size
+  }
+
+  arrayHeader(size: number): void {
+    this.ensure(5)
+    if (size < 16) this.byte(0x90 | size)
+    else if (size < 0x10000) {
+      this.byte(0xdc)
+      this.view.setUint16(this.position, size)
+      this.position += 2
+    } else {
+      this.byte(0xdd)
+      this.view.setUint32(this.position, size)
+      this.position += 4
+    }
+  }
+
+  mapHeader(size: number): void {
+    this.ensure(5)
+    if (size < 16) this.byte(0x80 | size)
+    else if (size < 0x10000) {
+      this.byte(0xde)
+      this.view.setUint16(this.position, size)
+      this.position += 2
+    } else {
+      this.byte(0xdf)
+      this.view.setUint32(this.position, size)
+      this.position += 4
+    }
+  }
+
+  /** Writes any value that passed message validation. */
+  value(value: unknown): void {
+    switch (typeof value) {
+      case "string":
+        return this.string(value)
+      case "number":
+        return this.number(value)
+      case "boolean":
+        return this.boolean(value)
+      case "bigint":
+        return this.bigint(value)
+      case "object": {
+        if (value === null) return this.nil()
+        if (value instanceof Uint8Array) return this.bytes(value)
+        if (Array.isArray(value)) {
+          this.arrayHeader(value.length)
+          for (const item of value) this.value(item)
+          return
+        }
+        const keys = Object.keys(value)
+        this.mapHeader(keys.length)
+        for (const key of keys) {
+          this.string(key)
+          this.value((value as Record<string, unknown>)[key])
+        }
+        return
+      }
+      default:
+        throw new MsgpackError(`cannot encode a ${typeof value}`)
+    }
+  }
+}
+
+/** Reads one msgpack value from a byte array. */
+export class Reader {
+  private position = 0
+  private readonly view: DataView
+
+  constructor(private readonly bytes: Uint8Array) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  }
+
+  get atEnd(): boolean {
+    return this.position === this.bytes.length
+  }
+
+  private need(count: number): void {
+    if (this.position + count > this.bytes.length) {
+      throw new MsgpackError(`truncated: needed ${count} more bytes at offset ${this.position}`)
+    }
+  }
+
+  private u8(): number {
+    this.need(1)
+    return this.bytes[this.position++]
+  }
+
+  private u16(): number {
+    this.need(2)
+    const value = this.view.getUint16(this.position)
+    this.position += 2
+    return value
+  }
+
+  private u32(): number {
+    this.need(4)
+    const value = this.view.getUint32(this.position)
+    this.position += 4
+    return value
+  }
+
+  private int64(signed: boolean): number | bigint {
+    this.need(8)
+    const value = signed ? this.view.getBigInt64(this.position) : this.view.getBigUint64(this.position)
+    this.position += 8
+    return value >= SAFE_MIN_BIG && value <= SAFE_MAX_BIG ? Number(value) : value
+  }
+
+  private str(size: number): string {
+    this.need(size)
+    const start = this.position
+    this.position += size
+    if (size < 16) {
+      let out = ""
+      for (let i = start; i < start + size; i++) {
+        const code = this.bytes[i]
+        if (code >= 0x80) return Buffer.from(this.bytes.buffer, this.bytes.byteOffset + start, size).toString("utf8")
+        out += String.fromCharCode(code)
+      }
+      return out
+    }
+    return Buffer.from(this.bytes.buffer, this.bytes.byteOffset + start, size).toString("utf8")
+  }
+
+  private bin(size: number): Uint8Array {
+    this.need(size)
+    const out = this.bytes.slice(this.position, this.position + size)
+    this.position += size
+    return out
+  }
+
+  private array(size: number, depth: number): Array<unknown> {
+    this.need(size) // every element takes at least one byte: rejects absurd sizes before allocating
+    const out = new Array(size)
+    for (let i = 0; i < size; i++) out[i] = this.value(depth + 1)
+    return out
+  }
+
+  private map(size: number, depth: number): Record<string, unknown> {
+    this.need(size * 2)
+    const out: Record<string, unknown> = {}
+    for (let i = 0; i < size; i++) {
+      const key = this.value(depth + 1)
+      if (typeof key !== "string") throw new MsgpackError(`a map key is ${typeof key}, not a string`)
+      const value = this.value(depth + 1)
+      if (key === "__proto__") {
+        Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true })
+      } else {
+        out[key] = value
+      }
+    }
+    return out
+  }
+
+  value(depth = 0): unknown {
+    if (depth > 100) throw new MsgpackError("nested deeper than 100 levels")
+    const head = this.u8()
+    if (head < 0x80) return head
+    if (head < 0x90) return this.map(head & 0x0f, depth)
+    if (head < 0xa0) return this.array(head & 0x0f, depth)
+    if (head < 0xc0) return this.str(head & 0x1f)
+    if (head >= 0xe0) return head - 0x100
+    switch (head) {
+      case 0xc0:
+        return null
+      case 0xc2:
+        return false
+      case 0xc3:
+        return true
+      case 0xc4:
+        return this.bin(this.u8())
+      case 0xc5:
+        return this.bin(this.u16())
+      case 0xc6:
+        return this.bin(this.u32())
+      case 0xca: {
+        this.need(4)
+        const value = this.view.getFloat32(this.position)
+        this.position += 4
+        return value
+      }
+      case 0xcb: {
+        this.need(8)
+        const value = this.view.getFloat64(this.position)
+        this.position += 8
+        return value
+      }
+      case 0xcc:
+        return this.u8()
+      case 0xcd:
+        return this.u16()
+      case 0xce:
+        return this.u32()
+      case 0xcf:
+        return this.int64(false)
+      case 0xd0: {
+        const value = this.u8()
+        return value >= 0x80 ? value - 0x100 : value
+      }
+      case 0xd1: {
+        const value = this.u16()
+        return value >= 0x8000 ? value - 0x10000 : value
+      }
+      case 0xd2: {
+        this.need(4)
+        const value = this.view.getInt32(this.position)
+        this.position += 4
+        return value
+      }
+      case 0xd3:
+        return this.int64(true)
+      case 0xd9:
+        return this.str(this.u8())
+      case 0xda:
+        return this.str(this.u16())
+      case 0xdb:
+        return this.str(this.u32())
+      case 0xdc:
+        return this.array(this.u16(), depth)
+      case 0xdd:
+        return this.array(this.u32(), depth)
+      case 0xde:
+        return this.map(this.u16(), depth)
+      case 0xdf:
+        return this.map(this.u32(), depth)
+      default:
+        throw new MsgpackError(`unsupported msgpack type 0x${head.toString(16)} at offset ${this.position - 1}`)
+    }
+  }
+}

@@ -1,0 +1,15 @@
+import { InMemory } from "@channel-layer/core"
+import * as Conformance from "@channel-layer/core/Conformance"
+
+Conformance.suite("InMemory", {
+  make: ({ capacity, channelCapacity, expiry }) =>
+    InMemory.layer({ capacity, expiry, ...(channelCapacity ? { channelCapacity } : {}) }),
+  capabilities: {
+    flush: true,
+    normalChannels: true,
+    capacity: { slack: 0 },
+    channelCapacity: true,
+    expiry: true,
+    multiInstance: false
+  }
+})
