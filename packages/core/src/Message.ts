@@ -121,7 +121,7 @@ const copyValue = (value: unknown, path: Array<string | number>, ancestors: Set<
         if (value.constructor !== Uint8Array && !Buffer.isBuffer(value)) {
           throw new Rejection(path, `${describe(value)} is not allowed; ${ALLOWED}`)
         }
-        return Uint8Array.prototype.slice.call(value)
+        return new Uint8Array(value)
       }
       if (ancestors.has(value)) throw new Rejection(path, "the message contains a cycle")
       if (ancestors.size >= MAX_DEPTH) throw new Rejection(path, `nested deeper than ${MAX_DEPTH} levels`)

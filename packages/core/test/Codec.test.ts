@@ -1,0 +1,119 @@
+import { Codec, Message } from "@channel-layer/core"
+import { describe, expect, it } from "@effect/vitest"
+import { Either } from "effect"
+import fc from "fast-check"
+import { arbitraryMessage } from "./support/arbitraries.js"
+import { goldenCases } from "./support/golden.js"
+
+const envelopeOf = (kind: "channel" | "group", recipient: string): Codec.Envelope =>
+  kind === "channel" ? { channel: recipient } : { group: recipient }
+
+const decodeError = (bytes: Uint8Array) => {
+  const result = Codec.decode(bytes)
+  if (Either.isRight(result)) throw new Error("expected a decode error")
+  return result.left
+}
+
+describe("Codec", () => {
+  describe("golden bytes of the Python layer (channels_rabbitmq 4.0.1, msgpack 1.0.3)", () => {
+    for (const golden of goldenCases()) {
+      it(`${golden.name}: encodes to exactly the Python bytes`, () => {
+        const message = Either.getOrThrow(Message.copy(golden.message))
+        const body = Codec.encode(message, envelopeOf(golden.kind, golden.recipient))
+        expect(Buffer.from(body).toString("hex")).toBe(Buffer.from(golden.body).toString("hex"))
+      })
+      it(`${golden.name}: decodes the Python bytes back to the message`, () => {
+        const decoded = Either.getOrThrow(Codec.decode(golden.body))
+        expect(decoded.message).toStrictEqual(Either.getOrThrow(Message.copy(golden.message)))
+        expect(golden.kind === "channel" ? decoded.channel : decoded.group).toBe(golden.recipient)
+      })
+    }
+  })
+
+  it("puts the envelope key last and the expiry after it", () => {
+    const body = Codec.encode({ type: "t", a: 1 }, { channel: "c!x", expiresAt: 1700000000000 })
+    const decoded = Either.getOrThrow(Codec.decode(body))
+    expect(decoded).toStrictEqual({ message: { type: "t", a: 1 }, channel: "c!x", expiresAt: 1700000000000 })
+    const text = Buffer.from(body).toString("latin1")
+    expect(text.indexOf(Codec.CHANNEL_KEY)).toBeLessThan(text.indexOf(Codec.EXPIRES_KEY))
+    expect(text.indexOf("a")).toBeLessThan(text.indexOf(Codec.CHANNEL_KEY))
+  })
+
+  it("round-trips every valid message, direct and group (property)", () => {
+    fc.assert(
+      fc.property(arbitraryMessage, fc.boolean(), (input, direct) => {
+        const message = Either.getOrThrow(Message.copy(input))
+        const envelope = direct ? { channel: "q!c" } : { group: "g" }
+        const decoded = Either.getOrThrow(Codec.decode(Codec.encode(message, envelope)))
+        expect(decoded.message).toStrictEqual(message)
+        expect(direct ? decoded.channel : decoded.group).toBe(direct ? "q!c" : "g")
+      }),
+      { numRuns: 500 }
+    )
+  })
+
+  it("never throws on arbitrary bytes (property)", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+        const result = Codec.decode(bytes)
+        if (Either.isLeft(result)) expect(result.left._tag).toBe("MessageDecodeError")
+      }),
+      { numRuns: 2000 }
+    )
+  })
+
+  it("never throws on truncated or corrupted valid bodies (property)", () => {
+    fc.assert(
+      fc.property(arbitraryMessage, fc.nat(), fc.integer({ min: 0, max: 255 }), (input, at, byte) => {
+        const body = Codec.encode(Either.getOrThrow(Message.copy(input)), { group: "g" })
+        const truncated = body.subarray(0, at % body.length)
+        expect(() => Codec.decode(truncated)).not.toThrow()
+        const corrupted = body.slice()
+        corrupted[at % body.length] = byte
+        expect(() => Codec.decode(corrupted)).not.toThrow()
+      }),
+      { numRuns: 500 }
+    )
+  })
+
+  it("rejects bodies that are not messages, saying why", () => {
+    expect(decodeError(new TextEncoder().encode("not msgpack {")).reason).toMatch(/msgpack|map/)
+    expect(decodeError(Uint8Array.of(0x91, 0x01)).reason).toBe("the body is not a msgpack map")
+    // {1: "x"}: a non-string key, which also stops Python consumers
+    expect(decodeError(Uint8Array.of(0x81, 0x01, 0xa1, 0x78)).reason).toMatch(/map key is number/)
+    // {"a": ext8}: ext types are not part of the format
+    expect(decodeError(Uint8Array.of(0x81, 0xa1, 0x61, 0xc7, 0x01, 0x05, 0x00)).reason).toMatch(
+      /unsupported msgpack type/
+    )
+    expect(decodeError(Uint8Array.of(0x81, 0xa1, 0x61, 0xdc, 0xff)).reason).toMatch(/truncated/)
+    const noType = Codec.encode({ text: "x" } as any, { channel: "c" })
+    expect(decodeError(noType).reason).toMatch(/no string "type"/)
+    const noEnvelope = Uint8Array.of(0x81, 0xa4, ...new TextEncoder().encode("type"), 0xa1, 0x74)
+    expect(decodeError(noEnvelope).reason).toMatch(/exactly one/)
+    const trailing = new Uint8Array([...Codec.encode({ type: "t" }, { group: "g" }), 0x00])
+    expect(decodeError(trailing).reason).toMatch(/trailing/)
+    const huge = Uint8Array.of(0xdd, 0xff, 0xff, 0xff, 0xff)
+    expect(decodeError(huge).reason).toMatch(/truncated/)
+  })
+
+  it("decodes a __proto__ key as data, never as a prototype", () => {
+    const body = Codec.encode({ type: "t", ["__proto__"]: { polluted: true } } as any, { group: "g" })
+    const decoded = Either.getOrThrow(Codec.decode(body))
+    expect(Object.getPrototypeOf(decoded.message)).toBe(Object.prototype)
+    expect(({} as any).polluted).toBeUndefined()
+    expect(Object.keys(decoded.message)).toContain("__proto__")
+  })
+
+  it("decodes integers in the safe range as numbers and beyond it as bigints", () => {
+    const body = Codec.encode({ type: "t", small: 2 ** 40, big: 2n ** 60n, neg: -(2n ** 60n) } as any, { group: "g" })
+    const { message } = Either.getOrThrow(Codec.decode(body))
+    expect(message).toStrictEqual({ type: "t", small: 2 ** 40, big: 2n ** 60n, neg: -(2n ** 60n) })
+  })
+
+  it("writes floats as float64 and -0 as a float, as Python does", () => {
+    const body = Codec.encode({ type: "t", f: 0.1, z: -0 } as any, { group: "g" })
+    const { message } = Either.getOrThrow(Codec.decode(body))
+    expect(message.f).toBe(0.1)
+    expect(Object.is(message.z, -0)).toBe(true)
+  })
+})

@@ -1,0 +1,88 @@
+import { Message } from "@channel-layer/core"
+import { describe, expect, it } from "@effect/vitest"
+import { Either } from "effect"
+import fc from "fast-check"
+import { arbitraryMessage } from "./support/arbitraries.js"
+
+const rejection = (input: unknown) => {
+  const result = Message.copy(input)
+  if (Either.isRight(result)) throw new Error("expected InvalidMessage")
+  return result.left
+}
+
+describe("Message", () => {
+  it("copies every valid message deeply (property)", () => {
+    fc.assert(
+      fc.property(arbitraryMessage, (message) => {
+        const copy = Either.getOrThrow(Message.copy(message))
+        expect(copy).toStrictEqual(message)
+        expect(copy).not.toBe(message)
+      })
+    )
+  })
+
+  it("shares no object or byte array with the input", () => {
+    const bytes = new Uint8Array([1, 2])
+    const input = { type: "t", nested: { list: [bytes] } }
+    const copy = Either.getOrThrow(Message.copy(input)) as any
+    expect(copy.nested).not.toBe(input.nested)
+    expect(copy.nested.list).not.toBe(input.nested.list)
+    expect(copy.nested.list[0]).not.toBe(bytes)
+    bytes[0] = 9
+    expect(copy.nested.list[0][0]).toBe(1)
+  })
+
+  it("turns Buffers into plain Uint8Arrays and safe bigints into numbers", () => {
+    const copy = Either.getOrThrow(Message.copy({ type: "t", b: Buffer.from([7]), n: 5n, big: 2n ** 62n })) as any
+    expect(copy.b.constructor).toBe(Uint8Array)
+    expect(copy.n).toBe(5)
+    expect(copy.big).toBe(2n ** 62n)
+  })
+
+  it("accepts objects without a prototype", () => {
+    const input = Object.assign(Object.create(null), { type: "t", x: 1 })
+    expect(Either.isRight(Message.copy(input))).toBe(true)
+  })
+
+  it("says where and what is wrong", () => {
+    expect(rejection(null).message).toBe("invalid message at $: a message must be a plain object, got object")
+    expect(rejection(new (class Event {})()).reason).toBe("a message must be a plain object, got an instance of Event")
+    expect(rejection({ type: 1 }).message).toBe(
+      "invalid message at $.type: a message needs a string \"type\", got number"
+    )
+    expect(rejection({ type: "t", a: { "b c": [0, new Date(0)] } }).path).toBe("$.a[\"b c\"][1]")
+    expect(rejection({ type: "t", a: new Date(0) }).reason).toMatch(
+      /an instance of Date is not allowed; allowed are null/
+    )
+    expect(rejection({ type: "t", a: new Int16Array(1) }).reason).toMatch(/an instance of Int16Array is not allowed/)
+    expect(rejection({ type: "t", a: undefined }).reason).toMatch(/undefined is not allowed \(use null/)
+    expect(rejection({ type: "t", a: () => 0 }).reason).toMatch(/a function is not allowed/)
+    expect(rejection({ type: "t", a: -(2n ** 63n) - 1n }).reason).toMatch(/outside the int64 range/)
+    expect(rejection({ type: "t", __asgi_x__: 1 }).reason).toMatch(/reserved for the transport envelope/)
+  })
+
+  it("rejects cycles and nesting deeper than the limit", () => {
+    const cyclic: any = { type: "t", list: [] }
+    cyclic.list.push(cyclic)
+    expect(rejection(cyclic).reason).toBe("the message contains a cycle")
+    let deep: any = 1
+    for (let i = 0; i < Message.MAX_DEPTH + 1; i++) deep = [deep]
+    expect(rejection({ type: "t", deep }).reason).toMatch(/nested deeper than/)
+  })
+
+  it("allows the same object twice when it is not a cycle", () => {
+    const shared = { x: 1 }
+    const copy = Either.getOrThrow(Message.copy({ type: "t", a: shared, b: shared })) as any
+    expect(copy.a).toStrictEqual(copy.b)
+    expect(copy.a).not.toBe(copy.b)
+  })
+
+  it("keeps a __proto__ key as data", () => {
+    const input = JSON.parse("{\"type\":\"t\",\"__proto__\":{\"polluted\":true}}")
+    const copy = Either.getOrThrow(Message.copy(input))
+    expect(Object.getPrototypeOf(copy)).toBe(Object.prototype)
+    expect(Object.keys(copy)).toContain("__proto__")
+    expect(Message.clone(copy)).toStrictEqual(copy)
+    expect(Object.getPrototypeOf(Message.clone(copy))).toBe(Object.prototype)
+  })
+})
