@@ -78,6 +78,23 @@ const biggest = (counts: Map<string, number>, top = 5): string =>
   [...counts].sort((a, b) => b[1] - a[1]).slice(0, top).map(([name, n]) => `${name} (${n})`).join(", ")
 
 /**
+ * What local queues hold at one moment.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Stats {
+  /** Channels with buffered messages or waiting receivers (idle channels are forgotten). */
+  readonly channels: number
+  /** Groups with at least one local member. */
+  readonly groups: number
+  /** Messages waiting in channel buffers. */
+  readonly buffered: number
+  /** Deliveries not yet acknowledged to the transport. */
+  readonly unacknowledged: number
+}
+
+/**
  * Local queues: see the module documentation.
  *
  * @since 0.1.0
@@ -118,6 +135,8 @@ export interface LocalQueues {
   readonly size: (channel: string) => number
   /** Deliveries handed over by the transport and not yet acknowledged. */
   readonly unacknowledged: () => number
+  /** Counts of what the queues hold now: channels with state, groups, buffered and unacknowledged. */
+  readonly stats: () => Stats
   /** Drops every buffered message (acknowledging it) and every group membership. */
   readonly unsafeFlush: () => void
   /** Drops expired deliveries now (the background fiber does this every `sweepInterval`). */
@@ -395,6 +414,7 @@ export const make = (options: Options): Effect.Effect<LocalQueues, never, Scope.
       members: (group) => groupMembers.get(group) ?? new Set(),
       size: (channel) => channels.get(channel)?.buffer.length ?? 0,
       unacknowledged: () => pending,
+      stats: () => ({ channels: channels.size, groups: groupMembers.size, buffered, unacknowledged: pending }),
       unsafeFlush: () => {
         for (const [channel, state] of channels) {
           for (const delivery of state.buffer.drain()) {

@@ -1,0 +1,106 @@
+/**
+ * A {@link PointToPointAdapter} for any implementation of the `ChannelLayer` service
+ * (DESIGN.md section 2), given the Effect `Layer`s that provide it.
+ *
+ * The service is described structurally here, so the harness does not depend on a particular
+ * build of `@channel-layer/core`: pass core's `ChannelLayer` tag and a transport's layer, e.g.
+ *
+ * ```ts
+ * import { ChannelLayer, InMemory } from "@channel-layer/core"
+ * import { RabbitMQ } from "@channel-layer/rabbitmq"
+ *
+ * ChannelLayerAdapter.make({
+ *   transport: "rabbitmq",
+ *   tag: ChannelLayer.ChannelLayer,
+ *   sender: RabbitMQ.layer({ url }),
+ *   receiver: RabbitMQ.layer({ url }),
+ *   floors: { window1: RawAmqp.names.window1, window100: RawAmqp.names.window100, latency: RawAmqp.names.latency },
+ *   targetRatio: 0.9
+ * })
+ * ```
+ * @since 0.1.0
+ */
+import { Context, Effect, Layer, Predicate } from "effect"
+import type { BenchMessage } from "./Message.js"
+import type { PointToPointAdapter, PointToPointFloors } from "./Transport.js"
+
+/**
+ * The part of the `ChannelLayer` service the benchmarks use. Error types are left open and the
+ * message type is `any` so that core's service (with its own `Message` type) fits as it is.
+ * @since 0.1.0
+ * @category models
+ */
+export interface ChannelLayerService {
+  readonly newChannel: (prefix?: string) => Effect.Effect<string, unknown>
+  readonly send: (channel: string, message: any) => Effect.Effect<void, unknown>
+  readonly receive: (channel: string) => Effect.Effect<any, unknown>
+  readonly groupAdd: (group: string, channel: string) => Effect.Effect<void, unknown>
+  readonly groupDiscard: (group: string, channel: string) => Effect.Effect<void, unknown>
+  readonly groupSend: (group: string, message: any) => Effect.Effect<void, unknown>
+}
+
+/**
+ * Options of {@link make}.
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options<I, S extends ChannelLayerService> {
+  /** Label in the table and in scenario names. */
+  readonly transport: string
+  /** The service tag, normally `ChannelLayer.ChannelLayer` from `@channel-layer/core`. */
+  readonly tag: Context.Tag<I, S>
+  /** The layer instance that sends (its own connection). */
+  readonly sender: Layer.Layer<I, unknown>
+  /**
+   * The layer instance that receives, built separately so it has its own connection. Omit it
+   * for the in-memory layer, where sender and receiver must share one instance.
+   */
+  readonly receiver?: Layer.Layer<I, unknown>
+  readonly floors: PointToPointFloors
+  readonly targetRatio: number
+  readonly latencySlackMs?: number
+  readonly rounds?: number
+  /** Prefix passed to `newChannel` for the receiver's channel (default: none). */
+  readonly channelPrefix?: string
+}
+
+const isChannelFull = (error: unknown): boolean => Predicate.isTagged(error, "ChannelFull")
+
+/**
+ * Builds an adapter that, per scenario, builds the sender (and receiver) layers in the scenario's
+ * scope, creates one channel on the receiver, sends to it from the sender and receives on it.
+ *
+ * A send that fails with `ChannelFull` (the channel's capacity is reached because the receiver is
+ * behind, which the in-memory layer reports at once) is retried after yielding, as an application
+ * would; the number of retries is reported in the details. Any other failure fails the scenario.
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <I, S extends ChannelLayerService>(options: Options<I, S>): PointToPointAdapter => ({
+  transport: options.transport,
+  floors: options.floors,
+  targetRatio: options.targetRatio,
+  ...(options.latencySlackMs !== undefined ? { latencySlackMs: options.latencySlackMs } : {}),
+  ...(options.rounds !== undefined ? { rounds: options.rounds } : {}),
+  setup: Effect.gen(function*() {
+    const sender = Context.get(yield* Layer.build(options.sender), options.tag)
+    const receiver = options.receiver
+      ? Context.get(yield* Layer.build(options.receiver), options.tag)
+      : sender
+    const channel = options.channelPrefix !== undefined
+      ? yield* receiver.newChannel(options.channelPrefix)
+      : yield* receiver.newChannel()
+    let channelFullRetries = 0
+    const send = (message: BenchMessage): Effect.Effect<void, unknown> =>
+      Effect.catchIf(sender.send(channel, message), isChannelFull, () =>
+        Effect.suspend(() => {
+          channelFullRetries++
+          return Effect.zipRight(Effect.yieldNow(), send(message))
+        }))
+    return {
+      send,
+      receive: receiver.receive(channel) as Effect.Effect<BenchMessage, unknown>,
+      details: Effect.sync(() => ({ channel, channelFullRetries }))
+    }
+  })
+})

@@ -1,0 +1,168 @@
+/**
+ * The plug-in contract of the harness: a scenario is a named Effect that returns measurements.
+ *
+ * Floors and transport scenarios are both scenarios. A measurement can name the floor it is
+ * compared against (another scenario's measurement from the same run) and a target; the report
+ * computes the ratio and pass/fail once every scenario has run.
+ * @since 0.1.0
+ */
+import { Effect } from "effect"
+import type { Scope } from "effect"
+
+/**
+ * Run-wide settings every scenario reads.
+ * @since 0.1.0
+ * @category models
+ */
+export interface BenchConfig {
+  /** `--quick`: smaller counts and shorter latency runs. */
+  readonly quick: boolean
+  /** Messages per throughput measurement (20,000; quick: 3,000). */
+  readonly count: number
+  /** Untimed messages sent first on each freshly opened path (JIT, connection warm-up). */
+  readonly warmup: number
+  /** Rate of the latency runs, messages per second. */
+  readonly latencyRate: number
+  /** Length of the latency runs in seconds (10; quick: 2). */
+  readonly latencySeconds: number
+  /** RabbitMQ URL of the raw amqplib floors. */
+  readonly amqpUrl: string
+  /** A scenario that has not finished after this many milliseconds fails. */
+  readonly timeoutMs: number
+}
+
+/**
+ * What a scenario gets besides the config: a progress reporter.
+ * @since 0.1.0
+ * @category models
+ */
+export interface ScenarioContext {
+  readonly config: BenchConfig
+  /** Reports `done` of `total` units of the current phase; cheap enough to call per message. */
+  readonly progress: (done: number, total: number) => void
+  /** Names the current phase ("warm-up", "window 100", ...) on the progress line. */
+  readonly phase: (label: string) => void
+}
+
+/**
+ * A reference to another measurement of the same run, by scenario name and metric.
+ * @since 0.1.0
+ * @category models
+ */
+export interface FloorRef {
+  readonly scenario: string
+  readonly metric: string
+}
+
+/**
+ * A target from issue 5, checked against the measured value (and its floor, where it has one).
+ * - `ratio-at-least`: value / floor >= value (throughput against its floor)
+ * - `floor-plus-at-most`: value <= floor + value (latency against the raw p99)
+ * - `at-least`, `at-most`, `equals`: absolute bounds
+ * @since 0.1.0
+ * @category models
+ */
+export type Target =
+  | { readonly kind: "ratio-at-least"; readonly value: number }
+  | { readonly kind: "floor-plus-at-most"; readonly value: number }
+  | { readonly kind: "at-least"; readonly value: number }
+  | { readonly kind: "at-most"; readonly value: number }
+  | { readonly kind: "equals"; readonly value: number }
+
+/**
+ * One number a scenario measured. `metric` carries the unit ("msg/s", "p99 ms", ...).
+ * @since 0.1.0
+ * @category models
+ */
+export interface Measurement {
+  readonly scenario: string
+  readonly transport: string
+  readonly metric: string
+  readonly value: number
+  readonly floor?: FloorRef
+  readonly target?: Target
+}
+
+/**
+ * What a scenario returns: its measurements and free-form details for the JSON file.
+ * @since 0.1.0
+ * @category models
+ */
+export interface ScenarioResult {
+  readonly measurements: ReadonlyArray<Measurement>
+  readonly details: Record<string, unknown>
+}
+
+/**
+ * A named benchmark. `run` is scoped: connections opened with `Effect.acquireRelease` are closed
+ * when it ends, fails or times out. `requires` names scenarios (usually floors) that `--only`
+ * pulls in so that ratios can be computed.
+ * @since 0.1.0
+ * @category models
+ */
+export interface Scenario {
+  readonly name: string
+  readonly description: string
+  readonly requires?: ReadonlyArray<string>
+  readonly run: (context: ScenarioContext) => Effect.Effect<ScenarioResult, unknown, Scope.Scope>
+}
+
+/**
+ * A scenario written as an async function. Cleanup is the function's own business (try/finally);
+ * prefer an Effect `run` with `acquireRelease` when resources must survive a timeout.
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromAsync = (
+  name: string,
+  description: string,
+  run: (context: ScenarioContext) => Promise<ScenarioResult>,
+  requires?: ReadonlyArray<string>
+): Scenario => ({
+  name,
+  description,
+  ...(requires ? { requires } : {}),
+  run: (context) => Effect.tryPromise({ try: () => run(context), catch: (cause) => cause })
+})
+
+/**
+ * Measurements of a throughput run: one `msg/s` row.
+ * @since 0.1.0
+ * @category constructors
+ */
+export const throughput = (
+  scenario: string,
+  transport: string,
+  messagesPerSecond: number,
+  compare?: { readonly floor: string; readonly target?: Target }
+): Measurement => ({
+  scenario,
+  transport,
+  metric: "msg/s",
+  value: messagesPerSecond,
+  ...(compare ? { floor: { scenario: compare.floor, metric: "msg/s" } } : {}),
+  ...(compare?.target ? { target: compare.target } : {})
+})
+
+/**
+ * Measurements of a latency run: `p50 ms`, `p99 ms`, `max ms` rows. With a floor, p99 gets the
+ * target "at most the floor's p99 plus `slackMs`".
+ * @since 0.1.0
+ * @category constructors
+ */
+export const latency = (
+  scenario: string,
+  transport: string,
+  summary: { readonly p50: number; readonly p99: number; readonly max: number },
+  compare?: { readonly floor: string; readonly slackMs: number }
+): ReadonlyArray<Measurement> => {
+  const row = (metric: string, value: number, withTarget: boolean): Measurement => ({
+    scenario,
+    transport,
+    metric,
+    value,
+    ...(compare ? { floor: { scenario: compare.floor, metric } } : {}),
+    ...(compare && withTarget ? { target: { kind: "floor-plus-at-most", value: compare.slackMs } as const } : {})
+  })
+  return [row("p50 ms", summary.p50, false), row("p99 ms", summary.p99, true), row("max ms", summary.max, false)]
+}

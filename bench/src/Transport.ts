@@ -1,0 +1,208 @@
+/**
+ * How a transport plugs into the point-to-point scenarios: implement a {@link PointToPointAdapter}
+ * (usually with `ChannelLayerAdapter.make`) and {@link scenarios} turns it into three scenarios,
+ * each compared with the matching floor of the same run:
+ * - `p2p-<transport>-w1`: each send waits for the previous one (floor: publish, await confirm)
+ * - `p2p-<transport>-w100`: 100 sends in flight (floor: pipelined confirms)
+ * - `latency-<transport>`: send-to-delivery latency at a fixed rate
+ * @since 0.1.0
+ */
+import { Effect, Fiber, FiberSet } from "effect"
+import type { Scope } from "effect"
+import { performance } from "node:perf_hooks"
+import type { BenchMessage } from "./Message.js"
+import { makeMessages, messageBytes } from "./Message.js"
+import type { Scenario, ScenarioContext, Target } from "./Scenario.js"
+import { latency, throughput } from "./Scenario.js"
+import { LatencyRecorder, median, rate } from "./Stats.js"
+
+/**
+ * A sender and a receiver of one transport, on separate connections (separate layer instances),
+ * with the receiver's channel already created.
+ * @since 0.1.0
+ * @category models
+ */
+export interface PointToPointSession {
+  /**
+   * Sends one message to the receiver's channel. Completes when the transport accepted it (for
+   * RabbitMQ: confirmed). The harness keeps 1 or 100 of these in flight.
+   */
+  readonly send: (message: BenchMessage) => Effect.Effect<void, unknown>
+  /** Takes the next message delivered to the receiver's channel. */
+  readonly receive: Effect.Effect<BenchMessage, unknown>
+  /** Counters worth keeping with the results (retries, reconnects, ...), read after each run. */
+  readonly details?: Effect.Effect<Record<string, unknown>>
+}
+
+/**
+ * The floors a transport is compared with: scenario names from `floors/`.
+ * @since 0.1.0
+ * @category models
+ */
+export interface PointToPointFloors {
+  /** Floor of window 1 (each send awaits the previous). */
+  readonly window1: string
+  /** Floor of window 100 (100 sends in flight). */
+  readonly window100: string
+  /** Floor of the fixed-rate latency run; without one the latency is reported with no target. */
+  readonly latency?: string
+}
+
+/**
+ * A transport plugged into the point-to-point and latency scenarios.
+ * @since 0.1.0
+ * @category models
+ */
+export interface PointToPointAdapter {
+  /** The transport's label in the table and in scenario names: `in-memory`, `rabbitmq`, `zeromq-embedded` ... */
+  readonly transport: string
+  /** The floors of the same run this transport is compared with. */
+  readonly floors: PointToPointFloors
+  /** Minimum throughput as a ratio of the floor (issue 5: RabbitMQ 0.9, ZeroMQ 0.8, in-memory 0.5). */
+  readonly targetRatio: number
+  /** p99 latency may exceed the floor's p99 by at most this many milliseconds (issue 5: 1). */
+  readonly latencySlackMs?: number
+  /**
+   * Timed throughput rounds, median reported; with more than one, the warm-up is one full-size
+   * round. Match the floor's (in-memory: `EffectQueue.rounds`). Default 1.
+   */
+  readonly rounds?: number
+  /**
+   * Creates the sender and the receiver on separate connections and the receiver's channel.
+   * Everything it opens is closed when the scope closes. Called once per scenario.
+   */
+  readonly setup: Effect.Effect<PointToPointSession, unknown, Scope.Scope>
+}
+
+/**
+ * Window sizes of the point-to-point scenarios.
+ * @since 0.1.0
+ * @category constants
+ */
+export const windows = [1, 100] as const
+
+/**
+ * Moves `messages` through the session with `window` sends in flight; milliseconds from the first
+ * send to the last delivery.
+ * @since 0.1.0
+ * @category runs
+ */
+export const runWindowed = (
+  session: PointToPointSession,
+  messages: ReadonlyArray<BenchMessage>,
+  window: number,
+  progress: (done: number, total: number) => void
+): Effect.Effect<number, unknown> =>
+  Effect.gen(function*() {
+    const n = messages.length
+    const consumer = yield* Effect.fork(Effect.gen(function*() {
+      for (let i = 1; i <= n; i++) {
+        yield* session.receive
+        progress(i, n)
+      }
+      return performance.now()
+    }))
+    const start = performance.now()
+    yield* Effect.forEach(messages, session.send, { concurrency: window, discard: true })
+    const lastDelivery = yield* Fiber.join(consumer)
+    return Math.max(lastDelivery, performance.now()) - start
+  })
+
+const throughputScenario = (adapter: PointToPointAdapter, window: 1 | 100): Scenario => {
+  const name = `p2p-${adapter.transport}-w${window}`
+  const floor = window === 1 ? adapter.floors.window1 : adapter.floors.window100
+  const target: Target = { kind: "ratio-at-least", value: adapter.targetRatio }
+  const rounds = adapter.rounds ?? 1
+  return {
+    name,
+    description: `${adapter.transport}: send to another instance's channel, window ${window}`,
+    requires: [floor],
+    run: (context: ScenarioContext) =>
+      Effect.gen(function*() {
+        const { count, warmup } = context.config
+        const session = yield* adapter.setup
+        const messages = makeMessages(count)
+        context.phase("warm-up")
+        yield* runWindowed(session, rounds > 1 ? messages : makeMessages(warmup), window, context.progress)
+        const elapsed: Array<number> = []
+        for (let r = 1; r <= rounds; r++) {
+          context.phase(rounds === 1 ? `window ${window}` : `window ${window}, round ${r}/${rounds}`)
+          elapsed.push(yield* runWindowed(session, messages, window, context.progress))
+        }
+        const elapsedMs = median(elapsed)
+        const extra = session.details ? yield* session.details : {}
+        return {
+          measurements: [throughput(name, adapter.transport, rate(count, elapsedMs), { floor, target })],
+          details: { count, window, rounds, messageBytes, elapsedMs, roundsMs: elapsed, ...extra }
+        }
+      })
+  }
+}
+
+const latencyScenario = (adapter: PointToPointAdapter): Scenario => {
+  const name = `latency-${adapter.transport}`
+  const floor = adapter.floors.latency
+  return {
+    name,
+    description: `${adapter.transport}: send-to-delivery latency at a fixed rate`,
+    ...(floor ? { requires: [floor] } : {}),
+    run: (context: ScenarioContext) =>
+      Effect.gen(function*() {
+        const { latencyRate, latencySeconds, warmup } = context.config
+        const total = Math.round(latencyRate * latencySeconds)
+        const session = yield* adapter.setup
+        context.phase("warm-up")
+        yield* runWindowed(session, makeMessages(warmup), 100, context.progress)
+        context.phase(`${latencyRate} msg/s for ${latencySeconds} s`)
+        const messages = makeMessages(total, true)
+        const recorder = new LatencyRecorder(total)
+        const consumer = yield* Effect.fork(Effect.gen(function*() {
+          while (recorder.deliveredSoFar < total) {
+            recorder.delivered((yield* session.receive).seq)
+            context.progress(recorder.deliveredSoFar, total)
+          }
+        }))
+        // Fire on schedule: every send runs in its own fiber, so a slow one never delays the next.
+        const sends = yield* FiberSet.make<void>()
+        let sendFailures = 0
+        const countFailure = () =>
+          Effect.sync(() => {
+            sendFailures++
+          })
+        const interval = 1000 / latencyRate
+        const start = performance.now()
+        let seq = 0
+        while (seq < total) {
+          const due = Math.min(total, Math.floor((performance.now() - start) / interval) + 1)
+          while (seq < due) {
+            recorder.sent(seq)
+            yield* FiberSet.run(sends, Effect.catchAll(session.send(messages[seq++]), countFailure))
+          }
+          if (seq < total) yield* Effect.sleep(Math.max(0, start + seq * interval - performance.now()))
+        }
+        yield* FiberSet.awaitEmpty(sends).pipe(Effect.timeout("5 seconds"), Effect.ignore)
+        yield* Fiber.join(consumer).pipe(Effect.timeout("5 seconds"), Effect.ignore)
+        const summary = recorder.summary()
+        const extra = session.details ? yield* session.details : {}
+        return {
+          measurements: latency(
+            name,
+            adapter.transport,
+            summary,
+            floor ? { floor, slackMs: adapter.latencySlackMs ?? 1 } : undefined
+          ),
+          details: { rate: latencyRate, seconds: latencySeconds, sendFailures, ...summary, ...extra }
+        }
+      })
+  }
+}
+
+/**
+ * The scenarios of one transport: window 1, window 100 and latency.
+ * @since 0.1.0
+ * @category constructors
+ */
+export const scenarios = (adapter: PointToPointAdapter): ReadonlyArray<Scenario> => [
+  ...windows.map((window) => throughputScenario(adapter, window)),
+  latencyScenario(adapter)
+]

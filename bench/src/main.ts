@@ -1,0 +1,187 @@
+/**
+ * `npm run bench -- [--quick] [--json] [--only name,...] [--list] [--out file]`
+ *
+ * Runs the floors and every wired transport in one process, one scenario after the other, then
+ * prints the table (stdout; stderr with `--json`) and writes `bench/results/latest.json`. Senders
+ * and receivers share this process's event loop, for the floors and the transports alike.
+ * `npm run` prints its banner on stdout: use `npm run -s bench -- --json` for JSON alone.
+ * @since 0.1.0
+ */
+import { Cause, Duration, Effect, Exit } from "effect"
+import { mkdir, writeFile } from "node:fs/promises"
+import * as path from "node:path"
+import { performance } from "node:perf_hooks"
+import { fileURLToPath } from "node:url"
+import { parseArgs } from "node:util"
+import { floors } from "./Floors.js"
+import { redactUrl } from "./floors/RawAmqp.js"
+import { Progress } from "./Progress.js"
+import type { Report, ScenarioOutcome } from "./Report.js"
+import { machine, rows, table } from "./Report.js"
+import type { BenchConfig, Measurement, Scenario } from "./Scenario.js"
+import * as Transport from "./Transport.js"
+import { transports } from "./Transports.js"
+
+const usage = `usage: npm run bench -- [options]
+
+  --quick           smaller counts and short latency runs (whole run under a minute)
+  --json            print only the JSON result on stdout (the table goes to stderr)
+  --only a,b,...    run these scenarios (globs with * allowed) and the floors they need
+  --list            list the scenarios and exit
+  --count N         messages per throughput measurement (default 20000; quick 3000)
+  --out FILE        where to write the JSON (default bench/results/latest.json)
+  --amqp-url URL    broker of the raw amqplib floors (default $AMQP_URL or amqp://guest:guest@127.0.0.1:5672/asgi)
+`
+
+const defaultOut = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "results", "latest.json")
+
+const parse = () => {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: "boolean", default: false },
+      json: { type: "boolean", default: false },
+      only: { type: "string" },
+      list: { type: "boolean", default: false },
+      count: { type: "string" },
+      out: { type: "string" },
+      "amqp-url": { type: "string" },
+      help: { type: "boolean", short: "h", default: false }
+    },
+    strict: true
+  })
+  const quick = values.quick === true
+  const count = values.count !== undefined ? Number(values.count) : quick ? 3_000 : 20_000
+  if (!Number.isInteger(count) || count <= 0) throw new Error(`--count must be a positive integer, got ${values.count}`)
+  const config: BenchConfig = {
+    quick,
+    count,
+    warmup: Math.min(1_000, Math.max(100, Math.ceil(count / 10))),
+    latencyRate: 1_000,
+    latencySeconds: quick ? 2 : 10,
+    amqpUrl: values["amqp-url"] ?? process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672/asgi",
+    timeoutMs: quick ? 30_000 : 180_000
+  }
+  return {
+    config,
+    json: values.json === true,
+    list: values.list === true,
+    help: values.help === true,
+    only: values.only?.split(",").map((s) => s.trim()).filter((s) => s.length > 0),
+    out: values.out ?? defaultOut
+  }
+}
+
+const displayPath = (file: string) => {
+  const relative = path.relative(process.cwd(), file)
+  return relative.startsWith("..") ? file : relative
+}
+
+const globToRegExp = (glob: string) =>
+  new RegExp(`^${glob.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`)
+
+/** The scenarios `--only` asks for plus, transitively, the ones they require, in registry order. */
+const select = (all: ReadonlyArray<Scenario>, only: ReadonlyArray<string> | undefined): ReadonlyArray<Scenario> => {
+  if (only === undefined) return all
+  const wanted = new Set<string>()
+  for (const pattern of only) {
+    const regexp = globToRegExp(pattern)
+    const matches = all.filter((s) => regexp.test(s.name))
+    if (matches.length === 0) {
+      throw new Error(`--only ${pattern} matches no scenario; known: ${all.map((s) => s.name).join(", ")}`)
+    }
+    for (const s of matches) wanted.add(s.name)
+  }
+  const byName = new Map(all.map((s) => [s.name, s]))
+  const pending = [...wanted]
+  while (pending.length > 0) {
+    for (const required of byName.get(pending.pop()!)?.requires ?? []) {
+      if (!wanted.has(required) && byName.has(required)) {
+        wanted.add(required)
+        pending.push(required)
+      }
+    }
+  }
+  return all.filter((s) => wanted.has(s.name))
+}
+
+const errorText = (cause: Cause.Cause<unknown>): string => {
+  const error = Cause.squash(cause)
+  return error instanceof Error ? error.message : String(error)
+}
+
+const main = async () => {
+  const args = parse()
+  if (args.help) {
+    process.stdout.write(usage)
+    return 0
+  }
+  const { config } = args
+  const all = [...floors, ...transports(config).flatMap(Transport.scenarios)]
+  if (args.list) {
+    for (const s of all) process.stdout.write(`${s.name.padEnd(28)} ${s.description}\n`)
+    return 0
+  }
+  const selected = select(all, args.only)
+  const progress = new Progress(selected.length)
+  const measurements: Array<Measurement> = []
+  const outcomes: Array<ScenarioOutcome> = []
+  for (const [i, scenario] of selected.entries()) {
+    progress.start(i + 1, scenario.name)
+    const started = performance.now()
+    const exit = await Effect.runPromiseExit(
+      Effect.scoped(scenario.run({
+        config,
+        progress: (done, total) => progress.update(done, total),
+        phase: (label) => progress.phase(label)
+      })).pipe(Effect.timeoutFail({
+        duration: Duration.millis(config.timeoutMs),
+        onTimeout: () => new Error(`timed out after ${config.timeoutMs} ms`)
+      }))
+    )
+    const durationMs = performance.now() - started
+    const base = { name: scenario.name, description: scenario.description, durationMs }
+    if (Exit.isSuccess(exit)) {
+      measurements.push(...exit.value.measurements)
+      outcomes.push({ ...base, details: exit.value.details })
+      progress.finish(`done in ${(durationMs / 1000).toFixed(1)} s`)
+    } else {
+      outcomes.push({ ...base, error: errorText(exit.cause) })
+      progress.finish(`ERROR ${errorText(exit.cause)}`)
+    }
+  }
+  const results = rows(measurements)
+  const report: Report = {
+    date: new Date().toISOString(),
+    machine: machine(),
+    config: { ...config, amqpUrl: redactUrl(config.amqpUrl) },
+    scenarios: outcomes,
+    results
+  }
+  const failures = outcomes.filter((o) => o.error !== undefined)
+  const text = table(results, failures)
+  await mkdir(path.dirname(args.out), { recursive: true })
+  await writeFile(args.out, JSON.stringify(report, null, 2) + "\n")
+  if (args.json) {
+    process.stderr.write(`${text}\n`)
+    process.stdout.write(JSON.stringify(report) + "\n")
+  } else {
+    const m = report.machine
+    process.stdout.write(
+      `\n${report.date}  ${m.cpus} x ${m.model}, ${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB, node ${m.node}` +
+        `${config.quick ? "  (quick)" : ""}\n\n${text}\n\nwrote ${displayPath(args.out)}\n`
+    )
+  }
+  return failures.length > 0 ? 1 : 0
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code
+    // Sockets are closed by now; this only guards against a stray handle keeping the process up.
+    setTimeout(() => process.exit(code), 2_000).unref()
+  },
+  (error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n\n${usage}`)
+    process.exit(2)
+  }
+)

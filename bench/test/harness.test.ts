@@ -1,0 +1,99 @@
+import { Context, Effect, Layer, Queue } from "effect"
+import { describe, expect, it } from "vitest"
+import * as ChannelLayerAdapter from "../src/ChannelLayerAdapter.js"
+import * as Report from "../src/Report.js"
+import type { BenchConfig, ScenarioContext } from "../src/Scenario.js"
+import { throughput } from "../src/Scenario.js"
+import * as Transport from "../src/Transport.js"
+
+// The plug-in path without a real transport: a tiny fake ChannelLayer whose channels hold 10
+// messages and fail a send to a full channel with ChannelFull, as the in-memory layer does.
+
+class FakeLayer extends Context.Tag("bench/test/FakeLayer")<FakeLayer, ChannelLayerAdapter.ChannelLayerService>() {}
+
+const fakeLayer = Layer.sync(FakeLayer, () => {
+  const channels = new Map<string, Queue.Queue<unknown>>()
+  let next = 0
+  const channel = (name: string) => {
+    const queue = channels.get(name)
+    return queue ? Effect.succeed(queue) : Effect.dieMessage(`no channel ${name}`)
+  }
+  return {
+    newChannel: (prefix) =>
+      Effect.map(Queue.dropping<unknown>(10), (queue) => {
+        const name = `${prefix ?? "fake"}!${next++}`
+        channels.set(name, queue)
+        return name
+      }),
+    send: (name, message) =>
+      channel(name).pipe(
+        Effect.flatMap((queue) => Queue.offer(queue, structuredClone(message))),
+        Effect.flatMap((accepted) => accepted ? Effect.void : Effect.fail({ _tag: "ChannelFull", channel: name }))
+      ),
+    receive: (name) => Effect.flatMap(channel(name), Queue.take),
+    groupAdd: () => Effect.void,
+    groupDiscard: () => Effect.void,
+    groupSend: () => Effect.void
+  }
+})
+
+const config: BenchConfig = {
+  quick: true,
+  count: 500,
+  warmup: 100,
+  latencyRate: 1_000,
+  latencySeconds: 0.2,
+  amqpUrl: "amqp://unused",
+  timeoutMs: 10_000
+}
+
+const context: ScenarioContext = { config, progress: () => {}, phase: () => {} }
+
+describe("Transport.scenarios over ChannelLayerAdapter.make", () => {
+  const adapter = ChannelLayerAdapter.make({
+    transport: "fake",
+    tag: FakeLayer,
+    sender: fakeLayer,
+    floors: { window1: "floor-w1", window100: "floor-w100", latency: "floor-latency" },
+    targetRatio: 0.5,
+    rounds: 2
+  })
+
+  it("names the scenarios after the transport and requires the floors", () => {
+    const scenarios = Transport.scenarios(adapter)
+    expect(scenarios.map((s) => s.name)).toEqual(["p2p-fake-w1", "p2p-fake-w100", "latency-fake"])
+    expect(scenarios.map((s) => s.requires)).toEqual([["floor-w1"], ["floor-w100"], ["floor-latency"]])
+  })
+
+  it("moves every message and reports rates, latencies and retries", async () => {
+    const [w1, w100, latency] = await Promise.all(
+      Transport.scenarios(adapter).map((s) => Effect.runPromise(Effect.scoped(s.run(context))))
+    )
+    expect(w1.measurements[0]).toMatchObject({ scenario: "p2p-fake-w1", transport: "fake", metric: "msg/s" })
+    expect(w1.measurements[0].value).toBeGreaterThan(0)
+    expect(w100.measurements[0].value).toBeGreaterThan(0)
+    expect(w100.measurements[0].floor).toEqual({ scenario: "floor-w100", metric: "msg/s" })
+    // 100 sends in flight into a channel of 10: the adapter retried the ChannelFull failures.
+    expect(w100.details.channelFullRetries).toBeGreaterThan(0)
+    expect(latency.measurements.map((m) => m.metric)).toEqual(["p50 ms", "p99 ms", "max ms"])
+    expect(latency.details).toMatchObject({ sent: 200, delivered: 200, duplicates: 0, sendFailures: 0 })
+  })
+})
+
+describe("Report.rows", () => {
+  it("computes ratios against the floor of the same run and checks targets", () => {
+    const results = Report.rows([
+      throughput("floor", "raw", 1000),
+      throughput("fast", "layer", 950, { floor: "floor", target: { kind: "ratio-at-least", value: 0.9 } }),
+      throughput("slow", "layer", 500, { floor: "floor", target: { kind: "ratio-at-least", value: 0.9 } }),
+      throughput("orphan", "layer", 500, { floor: "missing", target: { kind: "ratio-at-least", value: 0.9 } })
+    ])
+    expect(results.map((r) => [r.ratio, r.pass])).toEqual([
+      [undefined, undefined],
+      [0.95, true],
+      [0.5, false],
+      [undefined, undefined]
+    ])
+    expect(Report.table(results, [])).toContain("(not run)")
+  })
+})

@@ -1,0 +1,71 @@
+import { execFile } from "node:child_process"
+import { mkdtemp, readFile, rm } from "node:fs/promises"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { promisify } from "node:util"
+import { afterAll, describe, expect, it } from "vitest"
+
+// Runs the real CLI the way a user does: `npm run bench -- --quick --json --only <floors>`.
+// Benchmarks never run as tests; this only checks that the harness works end to end (RabbitMQ
+// must be up, as for the rest of the test suite). It writes to a temporary file, not latest.json.
+
+const run = promisify(execFile)
+const benchDir = path.dirname(path.dirname(fileURLToPath(import.meta.url)))
+const floors = [
+  "floor-effect-queue",
+  "floor-amqp-w100",
+  "floor-amqp-w1",
+  "floor-zmq",
+  "floor-amqp-latency",
+  "floor-zmq-latency"
+]
+
+interface Row {
+  readonly scenario: string
+  readonly metric: string
+  readonly value: number
+}
+
+interface Report {
+  readonly date: string
+  readonly machine: { readonly cpus: number; readonly node: string }
+  readonly config: { readonly quick: boolean; readonly count: number }
+  readonly scenarios: ReadonlyArray<{ readonly name: string; readonly error?: string }>
+  readonly results: ReadonlyArray<Row>
+}
+
+describe("npm run bench -- --quick --json", () => {
+  let dir: string | undefined
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true })
+  })
+
+  it("measures every floor with positive rates", async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), "bench-smoke-"))
+    const out = path.join(dir, "result.json")
+    const { stdout } = await run(
+      "npm",
+      ["run", "bench", "--", "--quick", "--json", "--only", floors.join(","), "--out", out],
+      { cwd: benchDir, timeout: 55_000, maxBuffer: 16 * 1024 * 1024 }
+    )
+    // npm prints its "> script" banner on stdout before the program's output: the JSON is the last line.
+    const lines = stdout.trim().split("\n")
+    const report = JSON.parse(lines[lines.length - 1]) as Report
+    expect(report.config.quick).toBe(true)
+    expect(report.machine.cpus).toBeGreaterThan(0)
+    expect(report.scenarios.map((s) => s.name)).toEqual(floors)
+    expect(report.scenarios.filter((s) => s.error !== undefined)).toEqual([])
+    const value = (scenario: string, metric: string) =>
+      report.results.find((r) => r.scenario === scenario && r.metric === metric)?.value
+    for (const floor of ["floor-effect-queue", "floor-amqp-w100", "floor-amqp-w1", "floor-zmq"]) {
+      expect(value(floor, "msg/s"), floor).toBeGreaterThan(0)
+    }
+    for (const floor of ["floor-amqp-latency", "floor-zmq-latency"]) {
+      expect(value(floor, "p50 ms"), floor).toBeGreaterThan(0)
+      expect(value(floor, "p99 ms")!, floor).toBeGreaterThanOrEqual(value(floor, "p50 ms")!)
+    }
+    // The same document is written to --out.
+    expect(JSON.parse(await readFile(out, "utf8"))).toEqual(report)
+  }, 60_000)
+})
