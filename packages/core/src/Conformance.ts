@@ -14,7 +14,9 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Duration, Effect, Exit, Fiber, Layer, Scope } from "effect"
+import fc from "fast-check"
 import { ChannelLayer, type ChannelLayerService } from "./ChannelLayer.js"
+import { randomLetters } from "./ChannelName.js"
 import type { Message } from "./Message.js"
 
 /**
@@ -66,6 +68,8 @@ export interface Subject {
   readonly capabilities: Capabilities
   /** How long to wait before concluding that nothing arrives (default 300 ms). */
   readonly quietPeriod?: Duration.DurationInput
+  /** Random operation sequences the model-based test runs (default 25). */
+  readonly modelRuns?: number
 }
 
 const defaults: TestOptions = { capacity: 100, expiry: Duration.seconds(60) }
@@ -398,6 +402,92 @@ export const suite = (name: string, subject: Subject): void => {
         for (let i = 0; i < 500; i++) got.add((yield* layer.receive(channel)).i)
         expect(got.size).toBe(500)
       }))
+
+    it.live("random operation sequences deliver what a simple model predicts", () => {
+      // With an exact capacity the model also predicts ChannelFull and group drops; with slack
+      // the capacity is set high enough that it never matters.
+      const exact = capabilities.capacity?.slack === 0
+      const capacity = exact ? 3 : 1000
+      const channelCount = 2
+      const groupCount = 2
+      const operation = fc.oneof(
+        fc.record({ op: fc.constant("send" as const), channel: fc.nat(channelCount - 1) }),
+        fc.record({ op: fc.constant("receive" as const), channel: fc.nat(channelCount - 1) }),
+        fc.record({
+          op: fc.constant("groupAdd" as const),
+          group: fc.nat(groupCount - 1),
+          channel: fc.nat(channelCount - 1)
+        }),
+        fc.record({
+          op: fc.constant("groupDiscard" as const),
+          group: fc.nat(groupCount - 1),
+          channel: fc.nat(channelCount - 1)
+        }),
+        fc.record({ op: fc.constant("groupSend" as const), group: fc.nat(groupCount - 1) })
+      )
+      const run = (operations: ReadonlyArray<fc.RecordValue<any>>) =>
+        Effect.gen(function*() {
+          const layer = yield* instance(subject, { capacity })
+          const channels = yield* Effect.all(Array.from({ length: channelCount }, () => layer.newChannel()))
+          const run = randomLetters(8)
+          const groups = Array.from({ length: groupCount }, (_, g) => `model-${run}-${g}`)
+          // The model: what each channel should hold, and who is in each group.
+          const queues: Array<Array<number>> = channels.map(() => [])
+          const members: Array<Set<number>> = groups.map(() => new Set())
+          let next = 0
+          for (const step of operations) {
+            switch (step.op) {
+              case "send": {
+                const n = next++
+                const result = yield* Effect.either(layer.send(channels[step.channel], { type: "m", n }))
+                if (exact && queues[step.channel].length >= capacity) {
+                  expect(result._tag === "Left" && result.left._tag).toBe("ChannelFull")
+                } else {
+                  expect(result._tag).toBe("Right")
+                  queues[step.channel].push(n)
+                }
+                break
+              }
+              case "receive": {
+                if (queues[step.channel].length === 0) break
+                const received = yield* layer.receive(channels[step.channel]).pipe(Effect.timeout(Duration.seconds(5)))
+                expect(received.n).toBe(queues[step.channel].shift())
+                break
+              }
+              case "groupAdd":
+                yield* layer.groupAdd(groups[step.group], channels[step.channel])
+                members[step.group].add(step.channel)
+                break
+              case "groupDiscard":
+                yield* layer.groupDiscard(groups[step.group], channels[step.channel])
+                members[step.group].delete(step.channel)
+                break
+              case "groupSend": {
+                const n = next++
+                yield* layer.groupSend(groups[step.group], { type: "m", n })
+                for (const member of members[step.group]) {
+                  if (!exact || queues[member].length < capacity) queues[member].push(n)
+                }
+                break
+              }
+            }
+          }
+          for (let c = 0; c < channelCount; c++) {
+            for (const expected of queues[c]) {
+              const received = yield* layer.receive(channels[c]).pipe(Effect.timeout(Duration.seconds(5)))
+              expect(received.n).toBe(expected)
+            }
+          }
+          yield* Effect.forEach(channels, (channel) => expectNothing(layer, channel), { concurrency: "unbounded" })
+        }).pipe(Effect.scoped)
+      return Effect.promise(() =>
+        fc.assert(
+          fc.asyncProperty(fc.array(operation, { minLength: 5, maxLength: 60, size: "max" }), (operations) =>
+            Effect.runPromise(run(operations))),
+          { numRuns: subject.modelRuns ?? 25 }
+        )
+      )
+    }, 120_000)
 
     if (capabilities.flush) {
       it.scopedLive("flush drops every message and membership", () =>

@@ -4,6 +4,8 @@ import * as Conformance from "@channel-layer/core/Conformance"
 Conformance.suite("InMemory", {
   make: ({ capacity, channelCapacity, expiry }) =>
     InMemory.layer({ capacity, expiry, ...(channelCapacity ? { channelCapacity } : {}) }),
+  quietPeriod: "50 millis",
+  modelRuns: 100,
   capabilities: {
     flush: true,
     normalChannels: true,

@@ -85,7 +85,9 @@ describe("InMemory", () => {
       const decodeError = yield* Effect.flip(chat.receive("typed"))
       expect(decodeError._tag).toBe("MessageDecodeError")
       expect(decodeError.message).toMatch(/text/)
-      const encodeError = yield* Effect.flip(chat.send("typed", { type: "chat.message", text: "x".repeat(21), sentAt: at }))
+      const encodeError = yield* Effect.flip(
+        chat.send("typed", { type: "chat.message", text: "x".repeat(21), sentAt: at })
+      )
       expect(encodeError._tag).toBe("InvalidMessage")
       expect(encodeError.message).toMatch(/at most 20 character/)
     }).pipe(Effect.provide(layer())))

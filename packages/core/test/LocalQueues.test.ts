@@ -91,7 +91,9 @@ describe("LocalQueues", () => {
     return Effect.gen(function*() {
       const queues = yield* LocalQueues.make({ transport: "test" })
       const ack = counter()
-      for (let i = 0; i < 3; i++) queues.unsafeDeliverDirect("busy!1", message(`${i}`), queues.now() + 5000, "drop", ack)
+      for (let i = 0; i < 3; i++) {
+        queues.unsafeDeliverDirect("busy!1", message(`${i}`), queues.now() + 5000, "drop", ack)
+      }
       queues.unsafeDeliverDirect("quiet!1", message("q"), queues.now() + 5000, "drop", ack)
       queues.unsafeDeliverDirect("late!1", message("l"), queues.now() + 60_000, "drop", ack)
       yield* TestClock.adjust(Duration.seconds(4))
