@@ -72,7 +72,8 @@ const isChannelFull = (error: unknown): boolean => Predicate.isTagged(error, "Ch
  *
  * A send that fails with `ChannelFull` (the channel's capacity is reached because the receiver is
  * behind, which the in-memory layer reports at once) is retried after yielding, as an application
- * would; the number of retries is reported in the details. Any other failure fails the scenario.
+ * would, one retrying fiber at a time; the number of retries is reported in the details. Any other
+ * failure fails the scenario.
  * @since 0.1.0
  * @category constructors
  */
@@ -90,12 +91,21 @@ export const make = <I, S extends ChannelLayerService>(options: Options<I, S>): 
     const channel = options.channelPrefix !== undefined
       ? yield* receiver.newChannel(options.channelPrefix)
       : yield* receiver.newChannel()
+    // Only one fiber at a time retries a full channel: the others wait on the gate instead of
+    // spinning, so the receiver keeps getting its turns.
+    const gate = yield* Effect.makeSemaphore(1)
     let channelFullRetries = 0
+    const retry = (message: BenchMessage): Effect.Effect<void, unknown> =>
+      Effect.catchIf(sender.send(channel, message), isChannelFull, () =>
+        Effect.suspend(() => {
+          channelFullRetries++
+          return Effect.zipRight(Effect.yieldNow(), retry(message))
+        }))
     const send = (message: BenchMessage): Effect.Effect<void, unknown> =>
       Effect.catchIf(sender.send(channel, message), isChannelFull, () =>
         Effect.suspend(() => {
           channelFullRetries++
-          return Effect.zipRight(Effect.yieldNow(), send(message))
+          return gate.withPermits(1)(retry(message))
         }))
     return {
       send,

@@ -102,8 +102,19 @@ export const runWindowed = (
       }
       return performance.now()
     }))
+    // `window` workers, each sending the next message once its previous send completed: at most
+    // `window` sends in flight, in order of start, without a fiber per message.
+    let next = 0
+    const worker = Effect.whileLoop({
+      while: () => next < n,
+      body: () => session.send(messages[next++]),
+      step: () => {}
+    })
     const start = performance.now()
-    yield* Effect.forEach(messages, session.send, { concurrency: window, discard: true })
+    yield* Effect.all(Array.from({ length: Math.min(window, n) }, () => worker), {
+      concurrency: "unbounded",
+      discard: true
+    })
     const lastDelivery = yield* Fiber.join(consumer)
     return Math.max(lastDelivery, performance.now()) - start
   })
