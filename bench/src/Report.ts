@@ -55,6 +55,8 @@ export interface Machine {
 export interface Report {
   readonly date: string
   readonly machine: Machine
+  /** 1, 5 and 15 minute load averages before and after the run: other work on the machine skews the numbers. */
+  readonly loadAverage: { readonly start: ReadonlyArray<number>; readonly end: ReadonlyArray<number> }
   readonly config: BenchConfig
   readonly scenarios: ReadonlyArray<ScenarioOutcome>
   readonly results: ReadonlyArray<Row>

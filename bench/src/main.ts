@@ -9,6 +9,7 @@
  */
 import { Cause, Duration, Effect, Exit } from "effect"
 import { mkdir, writeFile } from "node:fs/promises"
+import * as os from "node:os"
 import * as path from "node:path"
 import { performance } from "node:perf_hooks"
 import { fileURLToPath } from "node:url"
@@ -122,6 +123,7 @@ const main = async () => {
     return 0
   }
   const selected = select(all, args.only)
+  const loadAtStart = os.loadavg()
   const progress = new Progress(selected.length)
   const measurements: Array<Measurement> = []
   const outcomes: Array<ScenarioOutcome> = []
@@ -153,12 +155,18 @@ const main = async () => {
   const report: Report = {
     date: new Date().toISOString(),
     machine: machine(),
+    loadAverage: { start: loadAtStart, end: os.loadavg() },
     config: { ...config, amqpUrl: redactUrl(config.amqpUrl) },
     scenarios: outcomes,
     results
   }
   const failures = outcomes.filter((o) => o.error !== undefined)
-  const text = table(results, failures)
+  // The run itself adds about one core of load, so only the load before it counts as "others".
+  const busy = loadAtStart[0] > report.machine.cpus / 2
+  const text = table(results, failures) + (busy
+    ? `\n\nnote: load average ${loadAtStart[0].toFixed(1)} on ${report.machine.cpus} CPUs before the run: ` +
+      "other processes may have skewed these numbers"
+    : "")
   await mkdir(path.dirname(args.out), { recursive: true })
   await writeFile(args.out, JSON.stringify(report, null, 2) + "\n")
   if (args.json) {
