@@ -1,0 +1,95 @@
+/**
+ * The chat in a real browser: Debian's chromium driven by playwright-core (no browser download),
+ * two pages in one room, a line typed in one appears in the other. Saves a screenshot of each
+ * page under examples/chat/test-results/.
+ */
+import { InMemory } from "@channel-layer/core"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { existsSync } from "node:fs"
+import * as Fs from "node:fs/promises"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+import { chromium, type Page } from "playwright-core"
+import { startServer } from "./support.js"
+
+const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium"
+const resultsDir = fileURLToPath(new URL("../test-results", import.meta.url))
+
+/** A headless chromium with a fresh profile for the current scope. */
+const browser = Effect.acquireRelease(
+  Effect.promise(async () => {
+    if (!existsSync(executablePath)) {
+      throw new Error(`no chromium at ${executablePath}: apt-get install -y chromium (or set CHROMIUM)`)
+    }
+    const userDataDir = await Fs.mkdtemp(Path.join(Os.tmpdir(), "chat-chromium-"))
+    const context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath,
+      headless: true,
+      viewport: { width: 760, height: 560 },
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+        "--disable-quic"
+      ]
+    })
+    return { context, userDataDir }
+  }),
+  ({ context, userDataDir }) =>
+    Effect.promise(async () => {
+      await context.close()
+      await Fs.rm(userDataDir, { recursive: true, force: true })
+    })
+).pipe(Effect.map(({ context }) => context))
+
+const join = (page: Page, server: string, name: string) =>
+  Effect.promise(async () => {
+    await page.goto(`http://${server}/?room=lobby&name=${name}`)
+    await page.locator("#status.online").waitFor({ timeout: 10_000 })
+  })
+
+const say = (page: Page, text: string) =>
+  Effect.promise(async () => {
+    await page.fill("#say input[name=text]", text)
+    await page.click("#say button")
+  })
+
+const sees = (page: Page, text: string) =>
+  Effect.promise(() => page.locator("#log li.message", { hasText: text }).waitFor({ timeout: 10_000 }))
+
+const screenshot = (page: Page, name: string) =>
+  Effect.promise(async () => {
+    await Fs.mkdir(resultsDir, { recursive: true })
+    const path = Path.join(resultsDir, name)
+    await page.screenshot({ path })
+    return path
+  })
+
+describe("chat in chromium", () => {
+  it.scopedLive("a line typed in one page appears in the other (one in-memory server)", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer(InMemory.layer())
+      const context = yield* browser
+      const alice = yield* Effect.promise(() => context.newPage())
+      const bob = yield* Effect.promise(() => context.newPage())
+      yield* join(alice, server, "alice")
+      yield* join(bob, server, "bob")
+
+      yield* say(alice, "Hello from Alice's page")
+      yield* sees(bob, "Hello from Alice's page")
+      yield* say(bob, "Hi Alice, Bob here")
+      yield* sees(alice, "Hi Alice, Bob here")
+
+      const status = yield* Effect.promise(() => bob.textContent("#status"))
+      expect(status).toContain(`via ${server}`)
+      const path = yield* screenshot(bob, "chat-memory-bob.png")
+      yield* screenshot(alice, "chat-memory-alice.png")
+      expect(existsSync(path)).toBe(true)
+    }), 60_000)
+})
