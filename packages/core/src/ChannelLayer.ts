@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+import type { Tracer } from "effect"
 import { Context, Effect, Option, Stream } from "effect"
 import type {
   ChannelFull,
@@ -122,32 +123,51 @@ export const messages = (
       ))
   )
 
+/** The tracer every Effect program has unless one (OpenTelemetry, say) is provided. */
+const defaultTracer = Effect.runSync(Effect.tracer)
+
+/**
+ * Wraps an effect in a span only when a real tracer is installed: spans made by Effect's default
+ * tracer go nowhere, and making one costs several times what an in-memory send does.
+ */
+const traced = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  name: string,
+  options: Tracer.SpanOptions
+): Effect.Effect<A, E, R> =>
+  Effect.tracerWith((tracer) => tracer === defaultTracer ? effect : Effect.withSpan(effect, name, options))
+
 /**
  * Wraps an implementation with what every transport records: a span around `send`,
- * `groupSend` and `receive` (named `ChannelLayer.send` ..., with the channel or group as an
- * attribute and the transport's name), and the sent-messages metric.
+ * `groupSend` and `receive` (named `ChannelLayer.send` ..., with the channel or group and the
+ * transport's name as attributes) when a tracer is installed, and the sent-messages metric.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const instrument = (transport: string, service: ChannelLayerService): ChannelLayerService => {
+  // The same labels array every time: Effect caches a metric's hook by the array's identity.
   const labels = Metrics.transportLabel(transport)
   const countSent = Effect.tap(() => Metrics.messagesSent.unsafeUpdate(1, labels))
   return {
     ...service,
     send: (channel, message) =>
-      service.send(channel, message).pipe(
-        countSent,
-        Effect.withSpan("ChannelLayer.send", { attributes: { transport, channel }, kind: "producer" })
-      ),
+      traced(countSent(service.send(channel, message)), "ChannelLayer.send", {
+        attributes: { transport, channel },
+        kind: "producer",
+        captureStackTrace: false
+      }),
     groupSend: (group, message) =>
-      service.groupSend(group, message).pipe(
-        countSent,
-        Effect.withSpan("ChannelLayer.groupSend", { attributes: { transport, group }, kind: "producer" })
-      ),
+      traced(countSent(service.groupSend(group, message)), "ChannelLayer.groupSend", {
+        attributes: { transport, group },
+        kind: "producer",
+        captureStackTrace: false
+      }),
     receive: (channel) =>
-      service.receive(channel).pipe(
-        Effect.withSpan("ChannelLayer.receive", { attributes: { transport, channel }, kind: "consumer" })
-      )
+      traced(service.receive(channel), "ChannelLayer.receive", {
+        attributes: { transport, channel },
+        kind: "consumer",
+        captureStackTrace: false
+      })
   }
 }

@@ -5,9 +5,15 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Layer } from "effect"
+import { Duration, Effect, Either, Layer } from "effect"
 import * as ChannelCapacity from "./ChannelCapacity.js"
-import { ChannelLayer, type ChannelLayerService, instrument } from "./ChannelLayer.js"
+import {
+  ChannelLayer,
+  type ChannelLayerService,
+  type GroupSendError,
+  instrument,
+  type SendError
+} from "./ChannelLayer.js"
 import * as ChannelName from "./ChannelName.js"
 import { ChannelFull, type InvalidOptions, LayerClosed } from "./Errors.js"
 import * as LocalQueues from "./LocalQueues.js"
@@ -50,6 +56,7 @@ export const make = (options: InMemoryOptions = {}) =>
     // When each membership was last added, for groupExpiry.
     const joinedAt = new Map<string, Map<string, number>>()
 
+    const closed = () => queues.isClosed() ? new LayerClosed() : undefined
     const open = Effect.suspend(() => queues.isClosed() ? Effect.fail(new LayerClosed()) : Effect.void)
 
     const dropExpiredMembers = (group: string) => {
@@ -69,16 +76,21 @@ export const make = (options: InMemoryOptions = {}) =>
       extensions: new Set(["groups", "flush"]),
       newChannel: (prefix = "specific") =>
         Effect.zipRight(open, ChannelName.validateChannel(ChannelName.makeProcessLocal(`${prefix}.inmemory`))),
+      // send and groupSend are the hot path: plain checks in one suspend, no generator.
       send: (channel, message) =>
-        Effect.gen(function*() {
-          yield* open
-          yield* ChannelName.validateChannel(channel)
-          const copy = yield* Message.copy(message)
-          if (!queues.unsafeDeliverDirect(channel, copy, queues.now() + expiry, "reject")) {
-            return yield* new ChannelFull({ channel, capacity: capacityOf(channel) })
-          }
+        Effect.suspend((): Effect.Effect<void, SendError> => {
+          const problem = closed() ?? ChannelName.channelNameProblem(channel)
+          if (problem !== undefined) return Effect.fail(problem)
+          const copy = Message.copy(message)
+          if (Either.isLeft(copy)) return Effect.fail(copy.left)
+          return queues.unsafeDeliverDirect(channel, copy.right, queues.now() + expiry, "reject")
+            ? Effect.void
+            : Effect.fail(new ChannelFull({ channel, capacity: capacityOf(channel) }))
         }),
-      receive: (channel) => Effect.zipRight(ChannelName.validateChannel(channel), queues.receive(channel)),
+      receive: (channel) => {
+        const problem = ChannelName.channelNameProblem(channel)
+        return problem === undefined ? queues.receive(channel) : Effect.fail(problem)
+      },
       groupAdd: (group, channel) =>
         Effect.gen(function*() {
           yield* open
@@ -98,12 +110,14 @@ export const make = (options: InMemoryOptions = {}) =>
           queues.unsafeGroupDiscard(group, channel)
         }),
       groupSend: (group, message) =>
-        Effect.gen(function*() {
-          yield* open
-          yield* ChannelName.validateGroup(group)
-          const copy = yield* Message.copy(message)
+        Effect.suspend((): Effect.Effect<void, GroupSendError> => {
+          const problem = closed() ?? ChannelName.groupNameProblem(group)
+          if (problem !== undefined) return Effect.fail(problem)
+          const copy = Message.copy(message)
+          if (Either.isLeft(copy)) return Effect.fail(copy.left)
           dropExpiredMembers(group)
-          queues.unsafeDeliverGroup(group, copy, queues.now() + expiry)
+          queues.unsafeDeliverGroup(group, copy.right, queues.now() + expiry)
+          return Effect.void
         }),
       flush: Effect.zipRight(
         open,

@@ -58,8 +58,10 @@ const INT64_MAX = 2n ** 63n - 1n
 const SAFE_MIN = BigInt(Number.MIN_SAFE_INTEGER)
 const SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER)
 
+/** Thrown while copying; each enclosing level adds its key to `path` on the way out. */
 class Rejection {
-  constructor(readonly path: ReadonlyArray<string | number>, readonly reason: string) {}
+  readonly path: Array<string | number> = []
+  constructor(readonly reason: string) {}
 }
 
 const formatPath = (path: ReadonlyArray<string | number>): string => {
@@ -98,61 +100,62 @@ const describe = (value: unknown): string => {
 
 const ALLOWED = "allowed are null, booleans, numbers, int64 bigints, strings, Uint8Array, arrays and plain objects"
 
+/** Copies one child value, adding its key to the path of a rejection from below. */
+const copyChild = (value: unknown, key: string | number, ancestors: Array<object>): MessageValue => {
+  try {
+    return copyValue(value, ancestors)
+  } catch (error) {
+    if (error instanceof Rejection) error.path.unshift(key)
+    throw error
+  }
+}
+
 /**
- * Validates and deep-copies one value. `path` is the mutable path of the value being visited (only
- * turned into a string when something is wrong); `ancestors` detects cycles.
+ * Validates and deep-copies one value. `ancestors` holds the objects being copied above it, to
+ * detect cycles (a short array: messages are shallow, and the depth is limited).
  */
-const copyValue = (value: unknown, path: Array<string | number>, ancestors: Set<object>): MessageValue => {
+const copyValue = (value: unknown, ancestors: Array<object>): MessageValue => {
   switch (typeof value) {
     case "string":
     case "boolean":
-      return value
     case "number":
       return value
     case "bigint": {
-      if (value < INT64_MIN || value > INT64_MAX) {
-        throw new Rejection(path, `bigint ${value} is outside the int64 range`)
-      }
+      if (value < INT64_MIN || value > INT64_MAX) throw new Rejection(`bigint ${value} is outside the int64 range`)
       return value >= SAFE_MIN && value <= SAFE_MAX ? Number(value) : value
     }
     case "object": {
       if (value === null) return null
       if (value instanceof Uint8Array) {
         if (value.constructor !== Uint8Array && !Buffer.isBuffer(value)) {
-          throw new Rejection(path, `${describe(value)} is not allowed; ${ALLOWED}`)
+          throw new Rejection(`${describe(value)} is not allowed; ${ALLOWED}`)
         }
         return new Uint8Array(value)
       }
-      if (ancestors.has(value)) throw new Rejection(path, "the message contains a cycle")
-      if (ancestors.size >= MAX_DEPTH) throw new Rejection(path, `nested deeper than ${MAX_DEPTH} levels`)
-      ancestors.add(value)
+      if (ancestors.includes(value)) throw new Rejection("the message contains a cycle")
+      if (ancestors.length >= MAX_DEPTH) throw new Rejection(`nested deeper than ${MAX_DEPTH} levels`)
+      ancestors.push(value)
       let out: MessageValue
       if (Array.isArray(value)) {
         const array: Array<MessageValue> = new Array(value.length)
-        for (let i = 0; i < value.length; i++) {
-          path.push(i)
-          array[i] = copyValue(value[i], path, ancestors)
-          path.pop()
-        }
+        for (let i = 0; i < value.length; i++) array[i] = copyChild(value[i], i, ancestors)
         out = array
       } else if (isPlainObject(value)) {
         const object: Record<string, MessageValue> = {}
         for (const key of Object.keys(value)) {
-          path.push(key)
-          define(object, key, copyValue((value as Record<string, unknown>)[key], path, ancestors))
-          path.pop()
+          define(object, key, copyChild((value as Record<string, unknown>)[key], key, ancestors))
         }
         out = object
       } else {
-        throw new Rejection(path, `${describe(value)} is not allowed; ${ALLOWED}`)
+        throw new Rejection(`${describe(value)} is not allowed; ${ALLOWED}`)
       }
-      ancestors.delete(value)
+      ancestors.pop()
       return out
     }
     case "undefined":
-      throw new Rejection(path, `undefined is not allowed (use null, or leave the key out); ${ALLOWED}`)
+      throw new Rejection(`undefined is not allowed (use null, or leave the key out); ${ALLOWED}`)
     default:
-      throw new Rejection(path, `a ${typeof value} is not allowed; ${ALLOWED}`)
+      throw new Rejection(`a ${typeof value} is not allowed; ${ALLOWED}`)
   }
 }
 
@@ -187,7 +190,7 @@ export const copy = (input: unknown): Either.Either<Message, InvalidMessage> => 
     }
   }
   try {
-    return Either.right(copyValue(input, [], new Set()) as Message)
+    return Either.right(copyValue(input, []) as Message)
   } catch (error) {
     if (error instanceof Rejection) {
       return Either.left(new InvalidMessage({ path: formatPath(error.path), reason: error.reason }))

@@ -72,7 +72,8 @@ export const bufferedMessages = Metric.gauge("channel_layer_buffered_messages", 
 })
 
 /**
- * The `transport` label of a transport's metrics.
+ * The `transport` label of a transport's metrics. Make it once per layer and pass the same array
+ * to every `unsafeUpdate`: Effect caches a metric's hook by the identity of that array.
  *
  * @since 0.1.0
  * @category metrics
