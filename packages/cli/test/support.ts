@@ -1,0 +1,69 @@
+import { Effect, Layer } from "effect"
+import { spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
+import { Commands } from "../src/index.js"
+
+/** An `Output` that records what the program writes, with `stdin` as given. */
+export const captureOutput = (stdin = "") => {
+  const out: Array<string> = []
+  const err: Array<string> = []
+  const layer = Layer.succeed(Commands.Output, {
+    out: (line) => Effect.sync(() => void out.push(line)),
+    err: (line) => Effect.sync(() => void err.push(line)),
+    stdin: Effect.succeed(stdin)
+  })
+  return { out, err, layer }
+}
+
+const bin = fileURLToPath(new URL("../bin/channel-layer.js", import.meta.url))
+
+/** A running `channel-layer` process. */
+export interface Running {
+  readonly stdout: () => string
+  readonly stderr: () => string
+  readonly exited: Promise<number | null>
+  readonly waitForStderr: (text: string, timeoutMs?: number) => Promise<string>
+  readonly kill: (signal: NodeJS.Signals) => void
+}
+
+/** Starts the bin with these arguments (killed when the test's scope closes). */
+export const start = (args: ReadonlyArray<string>, env: Record<string, string> = {}, input?: string) =>
+  Effect.acquireRelease(
+    Effect.sync((): Running => {
+      const child = spawn(process.execPath, [bin, ...args], {
+        env: { ...process.env, ...env },
+        stdio: ["pipe", "pipe", "pipe"]
+      })
+      child.stdin.end(input ?? "")
+      let stdout = ""
+      let stderr = ""
+      child.stdout.on("data", (chunk) => stdout += String(chunk))
+      child.stderr.on("data", (chunk) => stderr += String(chunk))
+      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+      return {
+        stdout: () => stdout,
+        stderr: () => stderr,
+        exited,
+        kill: (signal) => void child.kill(signal),
+        waitForStderr: async (text, timeoutMs = 20_000) => {
+          const deadline = Date.now() + timeoutMs
+          while (!stderr.includes(text)) {
+            if (Date.now() > deadline || child.exitCode !== null) {
+              throw new Error(`no ${JSON.stringify(text)} on stderr; got ${stderr}`)
+            }
+            await new Promise((resolve) => setTimeout(resolve, 50))
+          }
+          return stderr
+        }
+      }
+    }),
+    (running) => Effect.sync(() => running.kill("SIGKILL"))
+  )
+
+/** Runs the bin to completion: its status and output. */
+export const runBin = (args: ReadonlyArray<string>, env: Record<string, string> = {}, input?: string) =>
+  Effect.scoped(Effect.gen(function*() {
+    const running = yield* start(args, env, input)
+    const code = yield* Effect.promise(() => running.exited)
+    return { code, stdout: running.stdout(), stderr: running.stderr() }
+  }))
