@@ -24,6 +24,9 @@
  * ```
  * @since 0.1.0
  */
+import { ChannelLayer, InMemory } from "@channel-layer/core"
+import * as ChannelLayerAdapter from "./ChannelLayerAdapter.js"
+import * as EffectQueue from "./floors/EffectQueue.js"
 import type { BenchConfig } from "./Scenario.js"
 import type { PointToPointAdapter } from "./Transport.js"
 
@@ -32,4 +35,13 @@ import type { PointToPointAdapter } from "./Transport.js"
  * @since 0.1.0
  * @category transports
  */
-export const transports = (_config: BenchConfig): ReadonlyArray<PointToPointAdapter> => []
+export const transports = (_config: BenchConfig): ReadonlyArray<PointToPointAdapter> => [
+  ChannelLayerAdapter.make({
+    transport: "in-memory",
+    tag: ChannelLayer.ChannelLayer,
+    sender: InMemory.layer(),
+    floors: { window1: EffectQueue.name, window100: EffectQueue.name },
+    targetRatio: 0.5,
+    rounds: EffectQueue.rounds
+  })
+]

@@ -85,7 +85,7 @@ export const make = (options: InMemoryOptions = {}) =>
           if (Either.isLeft(copy)) return Effect.fail(copy.left)
           return queues.unsafeDeliverDirect(channel, copy.right, queues.now() + expiry, "reject")
             ? Effect.void
-            : Effect.fail(new ChannelFull({ channel, capacity: capacityOf(channel) }))
+            : Effect.fail(new ChannelFull({ channel, capacity: capacityOf(channel) }, true)) // true: skip re-validating our own fields on a hot path
         }),
       receive: (channel) => {
         const problem = ChannelName.channelNameProblem(channel)
