@@ -37,6 +37,8 @@ export interface TransportOptions {
   readonly zmqPush: string | undefined
   /** ZeroMQ: the PUB address consumers subscribe to (`--zmq-sub`, env `ZMQ_SUB`). */
   readonly zmqSub: string | undefined
+  /** How long to wait for the broker before failing with ConnectionClosed (`--wait`). */
+  readonly wait: Duration.Duration | undefined
   /** Log the layer's info lines too (to standard error). */
   readonly verbose: boolean
 }
@@ -104,6 +106,7 @@ const transportHelp = `Transport options (every command):
   --groups-exchange NAME          RabbitMQ exchange for groups (default groups)
   --zmq-push ADDRESS              ZeroMQ proxy PULL address to send to (env ZMQ_PUSH)
   --zmq-sub ADDRESS               ZeroMQ proxy PUB address to receive from (env ZMQ_SUB)
+  --wait DURATION                 how long to wait for the broker (RabbitMQ; default 10 seconds)
   -v, --verbose                   log connection events to standard error
   -h, --help                      show help`
 
@@ -184,6 +187,12 @@ ${transportHelp}
   }
 }
 
+/** A duration from the command line: "30 seconds", "500 millis", or a number of milliseconds. */
+const duration = (text: string): Duration.Duration | undefined => {
+  const decoded = Duration.decodeUnknown(/^\d+$/.test(text) ? Number(text) : text)
+  return decoded._tag === "Some" ? decoded.value : undefined
+}
+
 const isCommandName = (name: string | undefined): name is CommandName => commandNames.includes(name as CommandName)
 
 /**
@@ -229,7 +238,8 @@ export const parse = (
         group: { type: "string", short: "g", multiple: true },
         prefix: { type: "string" },
         count: { type: "string", short: "n" },
-        timeout: { type: "string" }
+        timeout: { type: "string" },
+        wait: { type: "string" }
       }
     })
   } catch (error) {
@@ -242,6 +252,10 @@ export const parse = (
   if (!(transports as ReadonlyArray<string>).includes(transport)) {
     return usage(`--layer must be one of ${transports.join(", ")}, got ${JSON.stringify(transport)}`)
   }
+  const wait = values.wait === undefined ? undefined : duration(values.wait)
+  if (values.wait !== undefined && wait === undefined) {
+    return usage(`--wait must be a duration like "5 seconds" or a number of milliseconds, got ${values.wait}`)
+  }
   const envUrls = env.AMQP_URL === undefined || env.AMQP_URL === "" ? [] : [env.AMQP_URL]
   const options: TransportOptions = {
     transport: transport as Transport,
@@ -249,6 +263,7 @@ export const parse = (
     groupsExchange: values["groups-exchange"],
     zmqPush: values["zmq-push"] ?? env.ZMQ_PUSH,
     zmqSub: values["zmq-sub"] ?? env.ZMQ_SUB,
+    wait,
     verbose: values.verbose ?? false
   }
   const listenOnly = (["group", "prefix", "count", "timeout"] as const).find((name) => values[name] !== undefined)
@@ -280,15 +295,11 @@ export const parse = (
           return usage(`--count must be a positive integer, got ${values.count}`)
         }
       }
-      let timeout: Duration.Duration | undefined = undefined
-      if (values.timeout !== undefined) {
-        const decoded = Duration.decodeUnknown(/^\d+$/.test(values.timeout) ? Number(values.timeout) : values.timeout)
-        if (decoded._tag === "None") {
-          return usage(
-            `--timeout must be a duration like "30 seconds" or a number of milliseconds, got ${values.timeout}`
-          )
-        }
-        timeout = decoded.value
+      const timeout = values.timeout === undefined ? undefined : duration(values.timeout)
+      if (values.timeout !== undefined && timeout === undefined) {
+        return usage(
+          `--timeout must be a duration like "30 seconds" or a number of milliseconds, got ${values.timeout}`
+        )
       }
       return Either.right({
         _tag: "Listen",
