@@ -1,0 +1,386 @@
+/**
+ * The ZeroMQ transports of the channel layer.
+ *
+ * - `layerEmbedded`: every process binds a PUB socket (`publishAddress`) and connects one SUB
+ *   socket to the PUB sockets of its peers (`subscribeAddresses`). No broker.
+ * - `layerDedicated`: every process PUSHes to a proxy (`pushAddress`) and connects one SUB socket
+ *   to the proxy's PUB socket (`subscribeAddress`). Run the proxy with the
+ *   `channel-layer-zmq-proxy` bin or `ZeroMQProxy.run`.
+ *
+ * Topology and wire format: one SUB socket per process, subscribed to `c:<client id>\0` (its
+ * direct messages; channel names are `<prefix>.<client id>!<random>`) and to `g:<group>\0` for
+ * each group with local members (subscribed when the first local member joins, unsubscribed when
+ * the last leaves). A message is two frames: the topic (`c:<client id>\0`, or
+ * `g:<group>\0<sender id>`) and the msgpack body of core's `Codec` (the message, the
+ * `__asgi_channel__` or `__asgi_group__` envelope and the `__asgi_expires__` deadline in epoch
+ * ms). Local delivery goes through core's `LocalQueues` (capacity per channel, expiry).
+ *
+ * No slow-joiner loss: `newChannel` and `groupAdd` return only once every publisher the SUB socket
+ * reaches has acknowledged the subscription (publishers answer each subscribe on the subscribed
+ * topic), and a publisher holds a direct message for a process that has not subscribed to it yet
+ * for up to `confirmTimeout`, releasing it when the subscription arrives. What is not covered: in
+ * embedded mode, a group message sent by a publisher that a member's SUB socket has not connected
+ * to yet (the publisher started after the member joined, and it has not reconnected yet), which
+ * is the PUB/SUB restart window; the proxy narrows it for the dedicated mode with `settle`.
+ *
+ * @since 0.1.0
+ */
+import { type ChannelCapacity, ChannelLayer, ChannelName, type Errors, LocalQueues, Metrics } from "@channel-layer/core"
+import type { ConfigError, Duration, Scope } from "effect"
+import { Config, Context, Effect, Layer } from "effect"
+import * as zmq from "zeromq"
+import * as Confirmations from "./internal/Confirmations.js"
+import * as Monitor from "./internal/Monitor.js"
+import * as Outbox from "./internal/Outbox.js"
+import * as Publisher from "./internal/Publisher.js"
+import * as Service from "./internal/Service.js"
+import * as Settings from "./internal/Settings.js"
+import * as Sockets from "./internal/Sockets.js"
+import * as Subscriber from "./internal/Subscriber.js"
+import * as Topics from "./internal/Topics.js"
+import * as Warnings from "./internal/Warnings.js"
+import * as Zap from "./internal/Zap.js"
+
+/**
+ * CURVE encryption and authentication. Keys are 40-character Z85 strings (`curveKeyPair`).
+ *
+ * - `secretKey` (with `publicKey`): this process's key pair. The embedded layer's PUB socket is a
+ *   CURVE server with it; connecting sockets use it as their client key pair (a fresh pair is
+ *   made when it is absent).
+ * - `serverPublicKey`: the public key of the PUB sockets this layer's SUB socket connects to
+ *   (embedded: the peers'; a deployment usually shares one server key pair) or of the proxy
+ *   (dedicated). Setting it turns CURVE on for the connecting sockets.
+ * - `authorizedKeys`: the client public keys the embedded PUB socket accepts (a ZAP handler
+ *   refuses every other client). Absent: any client that knows the server key.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CurveOptions {
+  readonly publicKey?: string
+  readonly secretKey?: string
+  readonly serverPublicKey?: string
+  readonly authorizedKeys?: ReadonlyArray<string>
+}
+
+/**
+ * Options both modes share, with their defaults.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CommonOptions {
+  /** Messages a local channel buffers (default 100); see the module docs for what is rejected. */
+  readonly capacity?: number
+  /** Capacity overrides by channel-name pattern, first match wins. */
+  readonly channelCapacity?: ChannelCapacity.Overrides
+  /** How long an undelivered message is kept (default 60 seconds); the deadline travels with it. */
+  readonly expiry?: Duration.DurationInput
+  /**
+   * How long `newChannel` and `groupAdd` wait for the publishers to acknowledge a subscription
+   * before failing with `ConnectionClosed`, and how long a publisher holds a direct message for a
+   * process that has not subscribed yet (default 5 seconds).
+   */
+  readonly confirmTimeout?: Duration.DurationInput
+  /** The sending socket's high-water mark, and how many messages more may wait for it (default 1000). */
+  readonly sendHighWaterMark?: number
+  /** The SUB socket's receive high-water mark (default 1000). */
+  readonly receiveHighWaterMark?: number
+  /** The largest encoded body a send puts on the wire, in bytes (default 8 MiB). */
+  readonly maxMessageSize?: number
+  /** How long closing waits for queued messages to go out (default 1 second). */
+  readonly linger?: Duration.DurationInput
+  /** Time between reconnection attempts (default 100 ms). */
+  readonly reconnectInterval?: Duration.DurationInput
+  /** ZMTP heartbeat interval (default 1 second); a dead or stuck peer is dropped after `heartbeatTimeout`. */
+  readonly heartbeatInterval?: Duration.DurationInput
+  /** How long without traffic after a heartbeat before the connection is dropped (default 5 seconds). */
+  readonly heartbeatTimeout?: Duration.DurationInput
+  readonly curve?: CurveOptions
+}
+
+/**
+ * Options of the embedded layer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface EmbeddedOptions extends CommonOptions {
+  /** Where this process binds its PUB socket, e.g. `tcp://0.0.0.0:5555` (`tcp://127.0.0.1:*` picks a port). */
+  readonly publishAddress: string
+  /** The PUB sockets of the peers this process receives from (may include its own address). */
+  readonly subscribeAddresses?: string | ReadonlyArray<string>
+}
+
+/**
+ * Options of the dedicated layer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DedicatedOptions extends CommonOptions {
+  /** The proxy's PULL socket, e.g. `tcp://proxy:5557`. */
+  readonly pushAddress: string
+  /** The proxy's PUB socket, e.g. `tcp://proxy:5556`. */
+  readonly subscribeAddress: string
+}
+
+/**
+ * What a ZeroMQ layer instance is.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TransportInfo {
+  readonly mode: "embedded" | "dedicated"
+  /** This instance's client id: the part of its channel names before `!`, after the last `.`. */
+  readonly clientId: string
+  /** Embedded: the endpoint the PUB socket is bound to (the port resolved). */
+  readonly publishEndpoint: string | undefined
+}
+
+/**
+ * The ZeroMQ layer instance behind the `ChannelLayer` service.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class ZeroMQTransport extends Context.Tag("@channel-layer/zeromq/ZeroMQTransport")<
+  ZeroMQTransport,
+  TransportInfo
+>() {}
+
+/**
+ * A layer instance: the service and what it is.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Instance {
+  readonly service: ChannelLayer.ChannelLayerService
+  readonly transport: TransportInfo
+}
+
+const labels = Metrics.transportLabel("zeromq")
+
+/** The parts both modes share: ids, warnings, local queues, the SUB socket and its bookkeeping. */
+const receiving = (
+  settings: Settings.LayerSettings,
+  options: { readonly context: zmq.Context | undefined; readonly minimumPublishers: number; readonly describe: string }
+) =>
+  Effect.gen(function*() {
+    const clientId = ChannelName.randomLetters(Topics.CLIENT_ID_LENGTH)
+    const warnings = yield* Warnings.make({})
+    const queues = yield* LocalQueues.make({ transport: "zeromq", channelCapacity: settings.capacityOf })
+    if (settings.curve.authorizedKeys !== undefined && options.context !== undefined) {
+      yield* Zap.start(options.context, settings.curve.authorizedKeys, warnings)
+    }
+    const sub = yield* Sockets.acquire(() =>
+      new zmq.Subscriber({
+        ...Sockets.base(settings, options.context),
+        ...Sockets.curveClient(settings),
+        receiveHighWaterMark: settings.receiveHighWaterMark
+      })
+    )
+    Sockets.unlimitedSubscriptions(sub)
+    const monitor: { connections?: Monitor.Connections } = {}
+    const confirmations = Confirmations.make({
+      socket: sub,
+      own: Topics.directSubscription(clientId),
+      minimumPublishers: options.minimumPublishers,
+      timeout: settings.confirmTimeout,
+      describe: () => options.describe,
+      lastProblem: () => monitor.connections?.lastProblem()
+    })
+    monitor.connections = yield* Monitor.watch(sub, {
+      role: "the SUB socket",
+      curve: settings.curve.client !== undefined,
+      side: "client",
+      warnings,
+      labels,
+      onHandshake: confirmations.onHandshake,
+      onDisconnect: confirmations.onDisconnect
+    })
+    confirmations.subscribe(Topics.directSubscription(clientId))
+    yield* Subscriber.start({ socket: sub, clientId, queues, confirmations, expiry: settings.expiry, warnings, labels })
+    return { clientId, warnings, queues, sub, confirmations }
+  })
+
+/**
+ * Makes an embedded layer instance in the current scope.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeEmbedded = (
+  options: EmbeddedOptions
+): Effect.Effect<Instance, Errors.InvalidOptions, Scope.Scope> =>
+  Effect.gen(function*() {
+    const settings = yield* Settings.embedded(options)
+    const context = Sockets.context(settings.curve.authorizedKeys !== undefined)
+    const receiver = yield* receiving(settings, {
+      context,
+      minimumPublishers: 0,
+      describe: `the publishers at ${settings.subscribeAddresses.join(", ")}`
+    })
+    const { clientId, warnings } = receiver
+    const pub = yield* Sockets.acquire(() =>
+      new zmq.XPublisher({
+        ...Sockets.base(settings, context),
+        ...Sockets.curveServer(settings),
+        sendHighWaterMark: settings.sendHighWaterMark,
+        receiveHighWaterMark: 0,
+        noDrop: true,
+        verbosity: "allSubs"
+      })
+    )
+    yield* Monitor.watch(pub, {
+      role: "the PUB socket",
+      curve: settings.curve.server !== undefined,
+      side: "server",
+      warnings,
+      labels
+    })
+    const endpoint = yield* Sockets.bind(pub, settings.publishAddress, "publishAddress")
+    const outbox = yield* Outbox.make(pub, { capacity: settings.sendHighWaterMark, role: "the PUB socket", warnings })
+    const publisher = yield* Publisher.make({
+      id: clientId,
+      socket: pub,
+      outbox,
+      role: "the PUB socket",
+      holdTimeout: settings.confirmTimeout,
+      holdCapacity: settings.sendHighWaterMark,
+      warnings,
+      labels
+    })
+    for (const [i, address] of settings.subscribeAddresses.entries()) {
+      yield* Sockets.connect(receiver.sub, address, `subscribeAddresses[${i}]`)
+    }
+    const service = yield* Service.make({
+      ...receiver,
+      settings,
+      labels,
+      direct: publisher.direct,
+      groupLeaves: publisher.subscribed,
+      group: outbox.offer,
+      reachable: () => true,
+      unreachable: () => "the PUB socket is closed",
+      drain: outbox.drain
+    }, "the PUB socket")
+    yield* Effect.logDebug(`zeromq embedded layer ${clientId}: publishing on ${endpoint}`)
+    return { service, transport: { mode: "embedded" as const, clientId, publishEndpoint: endpoint } }
+  }).pipe(Effect.annotateLogs({ transport: "zeromq", mode: "embedded" }))
+
+/**
+ * Makes a dedicated layer instance (a client of the proxy) in the current scope.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeDedicated = (
+  options: DedicatedOptions
+): Effect.Effect<Instance, Errors.InvalidOptions, Scope.Scope> =>
+  Effect.gen(function*() {
+    const settings = yield* Settings.dedicated(options)
+    const receiver = yield* receiving(settings, {
+      context: undefined,
+      minimumPublishers: 1,
+      describe: `the proxy at ${settings.subscribeAddress}`
+    })
+    const { clientId, warnings } = receiver
+    const push = yield* Sockets.acquire(() =>
+      new zmq.Push({
+        ...Sockets.base(settings, undefined),
+        ...Sockets.curveClient(settings),
+        sendHighWaterMark: settings.sendHighWaterMark
+      })
+    )
+    const pushConnections = yield* Monitor.watch(push, {
+      role: "the PUSH socket",
+      curve: settings.curve.client !== undefined,
+      side: "client",
+      warnings,
+      labels
+    })
+    const outbox = yield* Outbox.make(push, { capacity: settings.sendHighWaterMark, role: "the PUSH socket", warnings })
+    yield* Sockets.connect(push, settings.pushAddress, "pushAddress")
+    yield* Sockets.connect(receiver.sub, settings.subscribeAddress, "subscribeAddress")
+    const service = yield* Service.make({
+      ...receiver,
+      settings,
+      labels,
+      direct: (_clientId, frames) => outbox.offer(frames) ? "queued" : "full",
+      groupLeaves: () => true,
+      group: outbox.offer,
+      reachable: () => pushConnections.connected().size > 0,
+      unreachable: () =>
+        `the proxy at ${settings.pushAddress} is unreachable and ${outbox.size()} messages wait for it` +
+        (pushConnections.lastProblem() === undefined ? "" : ` (${pushConnections.lastProblem()})`),
+      drain: outbox.drain
+    }, "the PUSH socket")
+    yield* Effect.logDebug(
+      `zeromq dedicated layer ${clientId}: pushing to ${settings.pushAddress}, subscribed to ${settings.subscribeAddress}`
+    )
+    return { service, transport: { mode: "dedicated" as const, clientId, publishEndpoint: undefined } }
+  }).pipe(Effect.annotateLogs({ transport: "zeromq", mode: "dedicated" }))
+
+const toLayer = <E>(make: Effect.Effect<Instance, E, Scope.Scope>) =>
+  Layer.scopedContext(
+    Effect.map(make, ({ service, transport }) =>
+      Context.make(ChannelLayer.ChannelLayer, service).pipe(Context.add(ZeroMQTransport, transport)))
+  )
+
+/**
+ * The embedded ZeroMQ channel layer: this process binds a PUB socket at `publishAddress` and
+ * subscribes to its peers at `subscribeAddresses`. Fails with `InvalidOptions` for an option out of
+ * range or an address it cannot bind.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerEmbedded = (
+  options: EmbeddedOptions
+): Layer.Layer<ChannelLayer.ChannelLayer | ZeroMQTransport, Errors.InvalidOptions> => toLayer(makeEmbedded(options))
+
+/**
+ * The dedicated ZeroMQ channel layer: this process pushes to the proxy at `pushAddress` and
+ * subscribes to its PUB socket at `subscribeAddress`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerDedicated = (
+  options: DedicatedOptions
+): Layer.Layer<ChannelLayer.ChannelLayer | ZeroMQTransport, Errors.InvalidOptions> => toLayer(makeDedicated(options))
+
+/**
+ * `layerEmbedded` with its options read from `Config`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerEmbeddedConfig = (
+  config: Config.Config.Wrap<EmbeddedOptions>
+): Layer.Layer<ChannelLayer.ChannelLayer | ZeroMQTransport, Errors.InvalidOptions | ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), layerEmbedded))
+
+/**
+ * `layerDedicated` with its options read from `Config`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerDedicatedConfig = (
+  config: Config.Config.Wrap<DedicatedOptions>
+): Layer.Layer<ChannelLayer.ChannelLayer | ZeroMQTransport, Errors.InvalidOptions | ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), layerDedicated))
+
+/**
+ * A fresh CURVE key pair (40-character Z85 strings).
+ *
+ * @since 0.1.0
+ * @category curve
+ */
+export const curveKeyPair: Effect.Effect<{ readonly publicKey: string; readonly secretKey: string }> = Effect.sync(
+  () => zmq.curveKeyPair()
+)
