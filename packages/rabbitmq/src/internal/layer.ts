@@ -1,0 +1,417 @@
+/**
+ * The RabbitMQ channel layer service on top of the connection manager and core's LocalQueues.
+ */
+import { ChannelLayer, ChannelName, Codec, Errors, LocalQueues, Message, Metrics } from "@channel-layer/core"
+import type { ConsumeMessage } from "amqplib"
+import type { Scope } from "effect"
+import { Effect, Either, Runtime } from "effect"
+import type { RabbitMQOptions } from "../RabbitMQ.js"
+import type { RabbitMQConnectionService } from "../RabbitMQConnection.js"
+import * as RabbitMQMetrics from "../RabbitMQMetrics.js"
+import type { Acker } from "./acker.js"
+import * as Connection from "./connection.js"
+import * as Options from "./options.js"
+
+/** Both services of one layer instance. */
+export interface Services {
+  readonly channelLayer: ChannelLayer.ChannelLayerService
+  readonly connection: RabbitMQConnectionService
+}
+
+const labels = Metrics.transportLabel("rabbitmq")
+
+/** At most one event of a kind is logged per interval; the next log counts the ones held back. */
+class Throttle {
+  private last = Number.NEGATIVE_INFINITY
+  private held = 0
+  constructor(private readonly interval: number, private readonly now: () => number) {}
+  /** How many events to report now (this one and those held back), or 0 to stay quiet. */
+  hit(): number {
+    const time = this.now()
+    if (time - this.last < this.interval) {
+      this.held++
+      return 0
+    }
+    const count = this.held + 1
+    this.held = 0
+    this.last = time
+    return count
+  }
+}
+
+const NORMAL_CHANNELS =
+  "the RabbitMQ layer only handles process-local channels (\"<queue>!<suffix>\" from newChannel), " +
+  "as Python's channels_rabbitmq does; for a shared work queue, declare your own queue on the layer's " +
+  "connection (RabbitMQConnection)"
+
+const prefixPattern = /^[\w\-.]*$/
+
+/** The body of a membership marker (see `markers`). */
+const MARKER: Message.Message = { type: "channel_layer.membership" }
+
+const hex = (bytes: Uint8Array, max = 32) =>
+  Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.byteLength, max)).toString("hex") +
+  (bytes.byteLength > max ? "..." : "")
+
+/**
+ * Makes one layer instance in the current scope. `hooks` are test seams (see
+ * `Connection.Hooks`).
+ */
+export const make = (
+  options: RabbitMQOptions,
+  hooks: Connection.Hooks = {}
+): Effect.Effect<Services, Errors.InvalidOptions, Scope.Scope> =>
+  Effect.gen(function*() {
+    const resolved = yield* Options.resolve(options)
+    const { groupsExchange, localExpiry, maxMessageSize, remoteCapacity } = resolved
+    const queues = yield* LocalQueues.make({ transport: "rabbitmq", localCapacity: resolved.localCapacity })
+    const runtime = yield* Effect.runtime<never>()
+    const runFork = Runtime.runFork(runtime)
+    const skippedLog = new Throttle(1000, queues.now)
+    const nackLog = new Throttle(1000, queues.now)
+
+    /**
+     * Group membership as the application sees it: updated at once by groupAdd/groupDiscard, it
+     * decides binds (first member) and unbinds (last member) and what a new connection binds.
+     */
+    const members = new Map<string, Set<string>>()
+
+    /**
+     * Markers: a membership change is published to this instance's own queue as a marker message
+     * and applied to the local fan-out (LocalQueues) when the marker comes back, in queue order.
+     * So a group message queued before a groupAdd never reaches the new member and one queued
+     * before a groupDiscard still reaches the old one, however far behind the consumer is. Keyed
+     * by the marker's channel, in publication order.
+     */
+    const markers = new Map<string, () => void>()
+    const applyMarker = (channel: string): boolean => {
+      const apply = markers.get(channel)
+      if (apply === undefined) return false
+      markers.delete(channel)
+      apply()
+      return true
+    }
+    const skip = (queue: string, reason: string, body: Uint8Array) => {
+      RabbitMQMetrics.skippedMessages.unsafeUpdate(1, labels)
+      const count = skippedLog.hit()
+      if (count === 0) return
+      runFork(
+        Effect.logWarning(
+          `skipped ${count} message(s) in queue ${queue} that are not for this layer; ` +
+            `latest: ${reason} (body ${hex(body)})`
+        ).pipe(Effect.annotateLogs("transport", "rabbitmq"))
+      )
+    }
+
+    const onDelivery = (acker: Acker, delivery: ConsumeMessage, queue: string): void => {
+      const tag = delivery.fields.deliveryTag
+      acker.delivered(tag)
+      const ack = () => acker.ack(tag)
+      const content = delivery.content
+      // A plain Uint8Array view: the decoder's copies of bin values are then plain Uint8Arrays.
+      const bytes = new Uint8Array(content.buffer, content.byteOffset, content.byteLength)
+      try {
+        const decoded = Codec.decode(bytes)
+        if (Either.isLeft(decoded)) {
+          skip(queue, decoded.left.reason, bytes)
+          return ack()
+        }
+        const { channel, group, message } = decoded.right
+        const expiresAt = queues.now() + localExpiry
+        if (channel === undefined) {
+          queues.unsafeDeliverGroup(group, message, expiresAt, ack)
+          return
+        }
+        if (markers.size !== 0 && applyMarker(channel)) return ack()
+        if (channel.length <= queue.length || channel.charCodeAt(queue.length) !== 33 || !channel.startsWith(queue)) {
+          skip(queue, `channel ${JSON.stringify(channel)} is not a channel of this queue`, bytes)
+          return ack()
+        }
+        queues.unsafeDeliverDirect(channel, message, expiresAt, "drop", ack)
+      } catch (error) {
+        skip(queue, `delivery failed: ${String(error)}`, bytes)
+        ack()
+      }
+    }
+
+    const onLost = () => {
+      // The queue went with the connection: nothing is queued before the markers any more.
+      const pending = [...markers.values()]
+      markers.clear()
+      for (const apply of pending) apply()
+    }
+
+    const groups = () => [...members.keys()]
+
+    const manager = yield* Connection.make(resolved, { groups, onDelivery, onLost }, hooks)
+
+    const closedError = () => new Errors.LayerClosed()
+    const lostConfirm = (error: unknown) =>
+      manager.isClosed()
+        ? closedError()
+        : new Errors.ConnectionClosed({
+          reason: "the connection closed before the broker confirmed the message; it may not have been delivered",
+          cause: error
+        })
+    const notSent = (error: unknown) =>
+      manager.isClosed() ? closedError() : new Errors.ConnectionClosed({
+        reason: "the connection closed again before the message could be published",
+        cause: error
+      })
+
+    /**
+     * Publishes and waits for the broker's confirm. A publish that throws (its channel is already
+     * closed, so nothing was sent) waits for the next connection and tries once more.
+     */
+    const publish = <E>(
+      live: Connection.Live,
+      exchange: string,
+      routingKey: string,
+      body: Buffer,
+      onNack: () => Effect.Effect<void, E>,
+      retry = true
+    ): Effect.Effect<void, E | Errors.ConnectionClosed | Errors.LayerClosed> =>
+      Effect.async((resume) => {
+        try {
+          live.publisher.publish(exchange, routingKey, body, undefined, (error: Error | null) => {
+            if (error === null) resume(Effect.void)
+            else if (error.message === "message nacked") resume(onNack())
+            else resume(Effect.fail(lostConfirm(error)))
+          })
+        } catch (error) {
+          if (!retry) return resume(Effect.fail(notSent(error)))
+          manager.broken(live, `publish failed: ${String(error)}`)
+          resume(
+            Effect.flatMap(manager.awaitLive, (next) => publish(next, exchange, routingKey, body, onNack, false))
+          )
+        }
+      })
+
+    /** Runs `f` on the live connection, waiting for one if there is none. */
+    const withLive = <A, E>(f: (live: Connection.Live) => Effect.Effect<A, E>) => {
+      const live = manager.current()
+      return live !== undefined ? f(live) : Effect.flatMap(manager.awaitLive, f)
+    }
+
+    const toBuffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+
+    /** The queue that owns a channel, or why the channel cannot be used here. */
+    const ownQueueOf = (channel: unknown, action: string): Errors.InvalidChannelName | undefined => {
+      const problem = ChannelName.channelNameProblem(channel)
+      if (problem !== undefined) return problem
+      const name = channel as string
+      const bang = name.indexOf("!")
+      if (bang === -1) return new Errors.InvalidChannelName({ channel, reason: `cannot ${action}: ${NORMAL_CHANNELS}` })
+      const queue = manager.queueName()
+      if (bang !== queue.length || !name.startsWith(queue)) {
+        return new Errors.InvalidChannelName({
+          channel,
+          reason: `cannot ${action}: the channel belongs to queue ${name.slice(0, bang)}, another layer instance; ` +
+            `this instance (queue ${queue}) can only ${action} its own channels, from its newChannel`
+        })
+      }
+      return undefined
+    }
+
+    const groupNack = (group: string) => () =>
+      Effect.suspend(() => {
+        Metrics.messagesRejectedFull.unsafeUpdate(1, labels)
+        const count = nackLog.hit()
+        if (count === 0) return Effect.void
+        return Effect.logWarning(
+          `group send to ${group} was refused by a full member queue (its remoteCapacity is reached): ` +
+            `the members on that instance missed it (${count} refused group sends logged here)`
+        ).pipe(Effect.annotateLogs({ transport: "rabbitmq", group }))
+      })
+
+    /**
+     * Publishes a marker that applies `apply` to the local fan-out when it comes back (see
+     * `markers`); succeeds once the broker confirmed it, so anything sent after that is queued
+     * behind it. A marker the broker refuses (the queue is full) or loses applies at once.
+     */
+    const marker = (live: Connection.Live, apply: () => void): Effect.Effect<void> =>
+      Effect.async<void>((resume) => {
+        const channel = `${live.queue}!membership.${ChannelName.randomLetters(12)}`
+        markers.set(channel, apply)
+        try {
+          const body = toBuffer(Codec.encode(MARKER, { channel }))
+          live.publisher.publish("", live.queue, body, undefined, (error: Error | null) => {
+            if (error !== null) applyMarker(channel)
+            resume(Effect.void)
+          })
+        } catch {
+          applyMarker(channel)
+          resume(Effect.void)
+        }
+      })
+
+    /** In-flight binds, so that a second member joining waits for the first one's bind. */
+    const binding = new Map<string, Promise<unknown>>()
+
+    const bind = (group: string): Promise<unknown> | undefined => {
+      const control = manager.control()
+      if (control === undefined) return undefined
+      let promise: Promise<unknown>
+      try {
+        promise = control.bindQueue(manager.queueName(), groupsExchange, group)
+      } catch {
+        return undefined
+      }
+      const settled = promise.then(() => undefined, () => undefined)
+      binding.set(group, settled)
+      settled.then(() => {
+        if (binding.get(group) === settled) binding.delete(group)
+      })
+      return settled
+    }
+
+    const service: ChannelLayer.ChannelLayerService = {
+      extensions: new Set(["groups"]),
+
+      newChannel: (prefix) =>
+        Effect.suspend(
+          (): Effect.Effect<string, Errors.InvalidChannelName | Errors.ConnectionClosed | Errors.LayerClosed> => {
+            if (manager.isClosed()) return Effect.fail(closedError())
+            if (prefix !== undefined && (typeof prefix !== "string" || !prefixPattern.test(prefix))) {
+              return Effect.fail(
+                new Errors.InvalidChannelName({
+                  channel: prefix,
+                  reason: "a newChannel prefix goes after the queue name and '!', so it may contain only ASCII " +
+                    "letters, digits, '-', '_' and '.'"
+                })
+              )
+            }
+            return Effect.flatMap(
+              withLive((live) => Effect.succeed(`${live.queue}!${prefix ?? ""}${ChannelName.randomLetters(12)}`)),
+              ChannelName.validateChannel
+            )
+          }
+        ),
+
+      send: (channel, message) =>
+        Effect.suspend((): Effect.Effect<void, ChannelLayer.SendError> => {
+          if (manager.isClosed()) return Effect.fail(closedError())
+          const problem = ChannelName.channelNameProblem(channel)
+          if (problem !== undefined) return Effect.fail(problem)
+          const bang = channel.indexOf("!")
+          if (bang === -1) {
+            return Effect.fail(new Errors.InvalidChannelName({ channel, reason: `cannot send: ${NORMAL_CHANNELS}` }))
+          }
+          const copied = Message.copy(message)
+          if (Either.isLeft(copied)) return Effect.fail(copied.left)
+          const queue = channel.slice(0, bang)
+          // One unread channel of this instance must not fill the queue all its channels share.
+          if (queue === manager.queueName() && queues.size(channel) >= remoteCapacity) {
+            Metrics.messagesRejectedFull.unsafeUpdate(1, labels)
+            return Effect.fail(new Errors.ChannelFull({ channel, capacity: remoteCapacity }))
+          }
+          const bytes = Codec.encode(copied.right, { channel })
+          if (bytes.byteLength > maxMessageSize) {
+            return Effect.fail(new Errors.MessageTooLarge({ size: bytes.byteLength, maxSize: maxMessageSize }))
+          }
+          const body = toBuffer(bytes)
+          const full = () => {
+            Metrics.messagesRejectedFull.unsafeUpdate(1, labels)
+            return Effect.fail(new Errors.ChannelFull({ channel }))
+          }
+          return withLive((live) => publish(live, "", queue, body, full))
+        }),
+
+      receive: (channel) =>
+        Effect.suspend((): Effect.Effect<Message.Message, Errors.InvalidChannelName | Errors.LayerClosed> => {
+          const problem = ownQueueOf(channel, "receive on")
+          if (problem !== undefined) return Effect.fail(problem)
+          manager.demand()
+          return queues.receive(channel)
+        }),
+
+      groupAdd: (group, channel) =>
+        Effect.suspend((): Effect.Effect<void, ChannelLayer.GroupMembershipError> => {
+          if (manager.isClosed()) return Effect.fail(closedError())
+          const groupProblem = ChannelName.groupNameProblem(group)
+          if (groupProblem !== undefined) return Effect.fail(groupProblem)
+          const problem = ownQueueOf(channel, "add to a group")
+          if (problem !== undefined) return Effect.fail(problem)
+          if (members.get(group)?.has(channel)) return Effect.asVoid(manager.awaitLive)
+          return Effect.flatMap(manager.awaitLive, (live) =>
+            Effect.suspend(() => {
+              let set = members.get(group)
+              if (set?.has(channel)) return Effect.void
+              if (set === undefined) members.set(group, set = new Set())
+              set.add(channel)
+              // Bound on the first member; the others wait for that bind.
+              const pending = set.size === 1 ? bind(group) : binding.get(group)
+              const added = marker(live, () => queues.unsafeGroupAdd(group, channel))
+              return pending === undefined ? added : Effect.zipRight(added, Effect.promise(() => pending))
+            })).pipe(Effect.zipRight(Effect.asVoid(manager.awaitLive)))
+        }),
+
+      groupDiscard: (group, channel) =>
+        Effect.suspend((): Effect.Effect<void, ChannelLayer.GroupMembershipError> => {
+          if (manager.isClosed()) return Effect.fail(closedError())
+          const groupProblem = ChannelName.groupNameProblem(group)
+          if (groupProblem !== undefined) return Effect.fail(groupProblem)
+          const problem = ChannelName.channelNameProblem(channel)
+          if (problem !== undefined) return Effect.fail(problem)
+          const set = members.get(group)
+          if (set === undefined || !set.delete(channel)) return Effect.void
+          const last = set.size === 0
+          if (last) members.delete(group)
+          const discard = () => queues.unsafeGroupDiscard(group, channel)
+          const live = manager.current()
+          // Without a connection nothing is queued, and there is nothing to unbind: the next
+          // connection binds only groups that have members.
+          if (live === undefined) return Effect.sync(discard)
+          const discarded = marker(live, discard)
+          const control = manager.control()
+          if (!last || control === undefined) return discarded
+          let promise: Promise<unknown>
+          try {
+            promise = control.unbindQueue(live.queue, groupsExchange, group)
+          } catch {
+            return discarded
+          }
+          return Effect.zipRight(discarded, Effect.promise(() => promise.then(() => undefined, () => undefined)))
+        }),
+
+      groupSend: (group, message) =>
+        Effect.suspend((): Effect.Effect<void, ChannelLayer.GroupSendError> => {
+          if (manager.isClosed()) return Effect.fail(closedError())
+          const problem = ChannelName.groupNameProblem(group)
+          if (problem !== undefined) return Effect.fail(problem)
+          const copied = Message.copy(message)
+          if (Either.isLeft(copied)) return Effect.fail(copied.left)
+          const bytes = Codec.encode(copied.right, { group })
+          if (bytes.byteLength > maxMessageSize) {
+            return Effect.fail(new Errors.MessageTooLarge({ size: bytes.byteLength, maxSize: maxMessageSize }))
+          }
+          const body = toBuffer(bytes)
+          return withLive((live) => publish(live, groupsExchange, group, body, groupNack(group)))
+        }),
+
+      flush: Effect.dieMessage(
+        "the RabbitMQ layer has no flush (its extensions do not list \"flush\"): each instance's exclusive " +
+          "queue goes away with its connection, and localExpiry drops what nobody receives"
+      )
+    }
+
+    const connection: RabbitMQConnectionService = {
+      connection: Effect.map(manager.awaitLive, (live) => live.model),
+      confirmChannel: Effect.acquireRelease(
+        Effect.flatMap(manager.awaitLive, (live) =>
+          Effect.tryPromise({
+            try: async () => {
+              const channel = await live.model.createConfirmChannel()
+              channel.on("error", () => undefined)
+              return channel
+            },
+            catch: (cause) => new Errors.ConnectionClosed({ reason: "cannot open a channel", cause })
+          })),
+        (channel) => Effect.promise(() => channel.close().catch(() => undefined))
+      ),
+      queue: Effect.map(manager.awaitLive, (live) => live.queue),
+      connections: manager.connections
+    }
+
+    return { channelLayer: ChannelLayer.instrument("rabbitmq", service), connection }
+  })
