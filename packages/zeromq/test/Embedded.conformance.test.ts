@@ -31,5 +31,5 @@ Conformance.suite("ZeroMQ embedded", {
     expiry: true,
     multiInstance: true
   },
-  quietPeriod: Duration.millis(300)
+  quietPeriod: Duration.millis(200)
 })

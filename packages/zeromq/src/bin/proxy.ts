@@ -38,7 +38,10 @@ const program = (args: Cli.RunArguments) =>
     const keys = yield* readKeys(args)
     const curve = keys.secretKey === undefined
       ? undefined
-      : { secretKey: keys.secretKey, ...(keys.authorizedKeys.length > 0 ? { authorizedKeys: keys.authorizedKeys } : {}) }
+      : {
+        secretKey: keys.secretKey,
+        ...(keys.authorizedKeys.length > 0 ? { authorizedKeys: keys.authorizedKeys } : {})
+      }
     if (curve === undefined && keys.authorizedKeys.length > 0) {
       return yield* Effect.fail("--curve-authorized-key needs --curve-secret-key (or --curve-secret-key-file)")
     }
