@@ -1,7 +1,8 @@
 /**
  * The chat in a real browser: Debian's chromium driven by playwright-core (no browser download),
- * two pages in one room, a line typed in one appears in the other. Saves a screenshot of each
- * page under examples/chat/test-results/.
+ * two pages in one room, a line typed in one appears in the other: on two chat server processes
+ * sharing the room through RabbitMQ (127.0.0.1, vhost asgi), and on one in-memory server. Saves a
+ * screenshot of each page under examples/chat/test-results/.
  */
 import { InMemory } from "@channel-layer/core"
 import { describe, expect, it } from "@effect/vitest"
@@ -12,7 +13,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { chromium, type Page } from "playwright-core"
-import { startServer } from "./support.js"
+import { spawnServer, startServer } from "./support.js"
 
 const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium"
 const resultsDir = fileURLToPath(new URL("../test-results", import.meta.url))
@@ -72,6 +73,36 @@ const screenshot = (page: Page, name: string) =>
   })
 
 describe("chat in chromium", () => {
+  it.scopedLive(
+    "two pages on two chat servers joined through RabbitMQ: a line typed in one appears in the other",
+    () =>
+      Effect.gen(function*() {
+        const one = yield* spawnServer({ CHANNEL_LAYER: "rabbitmq", SERVER_NAME: "server-one" })
+        const two = yield* spawnServer({ CHANNEL_LAYER: "rabbitmq", SERVER_NAME: "server-two" })
+        const context = yield* browser
+        const alice = yield* Effect.promise(() => context.newPage())
+        const bob = yield* Effect.promise(() => context.newPage())
+        yield* join(alice, one.address, "alice")
+        yield* join(bob, two.address, "bob")
+
+        yield* say(alice, "Hello from Alice on server one")
+        yield* sees(bob, "Hello from Alice on server one")
+        yield* say(bob, "Hi Alice, Bob here on server two")
+        yield* sees(alice, "Hi Alice, Bob here on server two")
+
+        expect(yield* Effect.promise(() => alice.textContent("#status"))).toContain("via server-one")
+        expect(yield* Effect.promise(() => bob.textContent("#status"))).toContain("via server-two")
+        const crossed = yield* Effect.promise(() =>
+          bob.locator("#log li.message", { hasText: "Hello from Alice" }).textContent()
+        )
+        expect(crossed).toContain("server-one")
+        yield* screenshot(alice, "chat-rabbitmq-alice.png")
+        const path = yield* screenshot(bob, "chat-rabbitmq-bob.png")
+        expect(existsSync(path)).toBe(true)
+      }),
+    90_000
+  )
+
   it.scopedLive("a line typed in one page appears in the other (one in-memory server)", () =>
     Effect.gen(function*() {
       const server = yield* startServer(InMemory.layer())

@@ -1,12 +1,9 @@
-import { InMemory } from "@channel-layer/core"
+import { ChannelLayer, InMemory } from "@channel-layer/core"
+import { RabbitMQ } from "@channel-layer/rabbitmq"
+import { ZeroMQ, ZeroMQProxy } from "@channel-layer/zeromq"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
-import { spawn } from "node:child_process"
-import { fileURLToPath } from "node:url"
-import { connect, freePort, said, startServer } from "./support.js"
-
-const exampleDir = fileURLToPath(new URL("..", import.meta.url))
-const tsx = fileURLToPath(new URL("../../../node_modules/.bin/tsx", import.meta.url))
+import { Context, Effect, Layer } from "effect"
+import { connect, freePort, said, spawnServer, startServer } from "./support.js"
 
 describe("chat on the in-memory layer", () => {
   it.scopedLive("two clients in one room exchange messages; another room hears nothing", () =>
@@ -46,9 +43,11 @@ describe("chat on the in-memory layer", () => {
   it.scopedLive("a bad room name is refused with 400", () =>
     Effect.gen(function*() {
       const server = yield* startServer(InMemory.layer())
-      const response = yield* Effect.promise(() => fetch(`http://${server}/ws?room=no%20spaces&name=x`))
+      const response = yield* Effect.promise(() =>
+        fetch(`http://${server}/ws?room=no%20spaces&name=x`, { headers: { connection: "close" } })
+      )
       expect(response.status).toBe(400)
-      const page = yield* Effect.promise(() => fetch(`http://${server}/`))
+      const page = yield* Effect.promise(() => fetch(`http://${server}/`, { headers: { connection: "close" } }))
       expect(page.status).toBe(200)
       expect(yield* Effect.promise(() => page.text())).toContain("channel-layer chat")
     }))
@@ -57,32 +56,103 @@ describe("chat on the in-memory layer", () => {
 describe("npm start (src/main.ts)", () => {
   it.scopedLive("serves the chat and shuts down gracefully on SIGTERM: sockets closed, exit code 0", () =>
     Effect.gen(function*() {
-      const port = yield* freePort
-      const child = spawn(tsx, ["--conditions=channel-layer-source", "src/main.ts"], {
-        cwd: exampleDir,
-        env: { ...process.env, PORT: String(port), CHANNEL_LAYER: "memory" },
-        stdio: ["ignore", "pipe", "pipe"]
-      })
-      yield* Effect.addFinalizer(() => Effect.sync(() => child.exitCode === null && child.kill("SIGKILL")))
-      let output = ""
-      child.stdout.on("data", (chunk) => output += String(chunk))
-      child.stderr.on("data", (chunk) => output += String(chunk))
-      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
-      yield* Effect.promise(async () => {
-        while (!output.includes("Listening on")) await new Promise((resolve) => setTimeout(resolve, 50))
-      }).pipe(Effect.timeout("20 seconds"))
-      expect(output).toContain("channel layer: memory")
-      expect(output).toContain(`Listening on http://127.0.0.1:${port}`)
+      const server = yield* spawnServer({ CHANNEL_LAYER: "memory" })
+      expect(server.output()).toContain("channel layer: memory")
+      expect(server.output()).toContain(`Listening on http://${server.address}`)
 
-      const alice = yield* connect(`127.0.0.1:${port}`, "lobby", "alice")
+      const alice = yield* connect(server.address, "lobby", "alice")
       yield* alice.say("still here")
       yield* alice.waitFor(said("still here"))
 
-      child.kill("SIGTERM")
-      const code = yield* Effect.promise(() => exited).pipe(Effect.timeout("10 seconds"))
+      server.kill("SIGTERM")
+      const code = yield* Effect.promise(() => server.exited).pipe(Effect.timeout("10 seconds"))
       expect(code).toBe(0)
       yield* Effect.promise(() => alice.closed).pipe(Effect.timeout("5 seconds"))
-      expect(output).toContain("left")
-      expect(output).toContain("shut down")
+      expect(server.output()).toContain("left")
+      expect(server.output()).toContain("shut down")
     }))
+})
+
+/** Two servers on two layer instances: clients on each share a room, and only that room. */
+const twoServersShareARoom = (
+  layerOne: Layer.Layer<ChannelLayer.ChannelLayer, unknown>,
+  layerTwo: Layer.Layer<ChannelLayer.ChannelLayer, unknown>
+) =>
+  Effect.gen(function*() {
+    const room = `room-${Math.random().toString(36).slice(2, 10)}`
+    const one = yield* startServer(layerOne)
+    const two = yield* startServer(layerTwo)
+    expect(one).not.toBe(two)
+    const alice = yield* connect(one, room, "alice")
+    const bob = yield* connect(two, room, "bob")
+    yield* alice.waitFor((frame) => frame.type === "chat.join" && frame.user === "bob" && frame.server === two)
+
+    yield* alice.say("hello from server one")
+    const heard = yield* bob.waitFor(said("hello from server one"))
+    expect(heard).toMatchObject({ user: "alice", server: one })
+    yield* bob.say("and back from server two")
+    yield* alice.waitFor(said("and back from server two"))
+
+    const stranger = yield* connect(two, `${room}-other`, "carol")
+    yield* stranger.say("not for you")
+    yield* stranger.waitFor(said("not for you"))
+    expect(alice.frames.some((frame) => frame.user === "carol")).toBe(false)
+
+    yield* Effect.scoped(Effect.gen(function*() {
+      const dave = yield* connect(two, room, "dave")
+      yield* alice.waitFor((frame) => frame.type === "chat.join" && frame.user === "dave")
+      void dave
+    }))
+    yield* alice.waitFor((frame) => frame.type === "chat.leave" && frame.user === "dave")
+  })
+
+/** Waits until a group message from `from` reaches a member on `to`. */
+const linked = (from: ChannelLayer.ChannelLayerService, to: ChannelLayer.ChannelLayerService) =>
+  Effect.gen(function*() {
+    const probe = yield* to.newChannel("probe")
+    const group = `probe-${Math.random().toString(36).slice(2, 10)}`
+    yield* to.groupAdd(group, probe)
+    yield* from.groupSend(group, { type: "probe" }).pipe(
+      Effect.zipRight(to.receive(probe).pipe(Effect.timeout("200 millis"))),
+      Effect.retry({ times: 50 })
+    )
+    yield* to.groupDiscard(group, probe)
+  })
+
+describe("two chat servers sharing rooms", () => {
+  it.scopedLive("through RabbitMQ", () => twoServersShareARoom(RabbitMQ.layer(), RabbitMQ.layer()), 60_000)
+
+  it.scopedLive(
+    "through ZeroMQ, embedded (each server binds a PUB socket and subscribes to both)",
+    () =>
+      Effect.gen(function*() {
+        const addresses = [`tcp://127.0.0.1:${yield* freePort}`, `tcp://127.0.0.1:${yield* freePort}`]
+        const one = yield* Layer.build(
+          ZeroMQ.layerEmbedded({ publishAddress: addresses[0]!, subscribeAddresses: addresses })
+        )
+        const two = yield* Layer.build(
+          ZeroMQ.layerEmbedded({ publishAddress: addresses[1]!, subscribeAddresses: addresses })
+        )
+        // The embedded mode's documented window: a SUB socket reaches a PUB socket bound after it only
+        // once it reconnects (100 ms), and group messages published before that are not seen. Servers
+        // start before their users do; the test waits for both links the same way.
+        yield* linked(Context.get(one, ChannelLayer.ChannelLayer), Context.get(two, ChannelLayer.ChannelLayer))
+        yield* linked(Context.get(two, ChannelLayer.ChannelLayer), Context.get(one, ChannelLayer.ChannelLayer))
+        yield* twoServersShareARoom(Layer.succeedContext(one), Layer.succeedContext(two))
+      }),
+    60_000
+  )
+
+  it.scopedLive(
+    "through ZeroMQ, dedicated (both servers push to a proxy and subscribe to it)",
+    () =>
+      Effect.gen(function*() {
+        const pullAddress = `tcp://127.0.0.1:${yield* freePort}`
+        const publishAddress = `tcp://127.0.0.1:${yield* freePort}`
+        yield* Layer.build(ZeroMQProxy.layer({ pullAddress, publishAddress }))
+        const client = () => ZeroMQ.layerDedicated({ pushAddress: pullAddress, subscribeAddress: publishAddress })
+        yield* twoServersShareARoom(client(), client())
+      }),
+    60_000
+  )
 })

@@ -6,8 +6,10 @@ import type { ChannelLayer } from "@channel-layer/core"
 import { HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Context, Duration, Effect, Layer } from "effect"
+import { spawn } from "node:child_process"
 import { createServer } from "node:http"
 import * as Net from "node:net"
+import { fileURLToPath } from "node:url"
 import WebSocket from "ws"
 import * as ChatServer from "../src/ChatServer.js"
 
@@ -96,3 +98,47 @@ export const connect = (server: string, room: string, name: string) =>
 
 /** A predicate for a `chat.message` with this text. */
 export const said = (text: string) => (frame: Frame) => frame.type === "chat.message" && frame.text === text
+
+/** A chat server running as its own process (`src/main.ts`, as `npm start` runs it). */
+export interface ServerProcess {
+  readonly address: string
+  readonly output: () => string
+  readonly exited: Promise<number | null>
+  readonly kill: (signal: NodeJS.Signals) => void
+}
+
+const exampleDir = fileURLToPath(new URL("..", import.meta.url))
+const tsx = fileURLToPath(new URL("../../../node_modules/.bin/tsx", import.meta.url))
+
+/** Starts `src/main.ts` on a free port with this environment, for the current scope; waits until it listens. */
+export const spawnServer = (env: Record<string, string>) =>
+  Effect.gen(function*() {
+    const port = yield* freePort
+    const child = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        spawn(tsx, ["--conditions=channel-layer-source", "src/main.ts"], {
+          cwd: exampleDir,
+          env: { ...process.env, ...env, PORT: String(port) },
+          stdio: ["ignore", "pipe", "pipe"]
+        })
+      ),
+      (child) => Effect.sync(() => child.exitCode === null && child.kill("SIGKILL"))
+    )
+    let output = ""
+    child.stdout.on("data", (chunk) => output += String(chunk))
+    child.stderr.on("data", (chunk) => output += String(chunk))
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+    yield* Effect.promise(async () => {
+      while (!output.includes("Listening on") && child.exitCode === null) {
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+    }).pipe(Effect.timeout("30 seconds"), Effect.orDie)
+    if (child.exitCode !== null) return yield* Effect.dieMessage(`the chat server exited: ${output}`)
+    const server: ServerProcess = {
+      address: `127.0.0.1:${port}`,
+      output: () => output,
+      exited,
+      kill: (signal) => void child.kill(signal)
+    }
+    return server
+  })
