@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import { type ChannelLayer, InMemory } from "@channel-layer/core"
+import { RabbitMQ } from "@channel-layer/rabbitmq"
 import type { Layer } from "effect"
 import type { TransportOptions } from "./Args.js"
 
@@ -17,7 +18,13 @@ import type { TransportOptions } from "./Args.js"
 export const layer = (options: TransportOptions): Layer.Layer<ChannelLayer.ChannelLayer, unknown> => {
   switch (options.transport) {
     case "memory":
+      return InMemory.layer()
     case "rabbitmq":
+      return RabbitMQ.layer({
+        ...(options.urls.length > 0 ? { url: options.urls } : {}),
+        ...(options.groupsExchange === undefined ? {} : { groupsExchange: options.groupsExchange }),
+        ...(options.wait === undefined ? {} : { waitForConnection: options.wait })
+      })
     case "zeromq":
       return InMemory.layer()
   }

@@ -15,9 +15,7 @@ const workDir = join(root, ".tmp/readme-snippets")
 
 const readmes = [
   "README.md",
-  ...["packages", "examples"].flatMap((dir) =>
-    readdirSync(join(root, dir)).map((name) => join(dir, name, "README.md"))
-  )
+  ...["packages", "examples"].flatMap((dir) => readdirSync(join(root, dir)).map((name) => join(dir, name, "README.md")))
 ].filter((path) => existsSync(join(root, path)))
 
 interface Snippet {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { Main } from "../src/index.js"
-import { captureOutput, runBin } from "./support.js"
+import { captureOutput, runBin, start } from "./support.js"
 
 describe("the program on the in-memory layer", () => {
   it.live("self-test sends to itself and passes", () =>
@@ -62,5 +62,70 @@ describe("the channel-layer bin", () => {
       const passed = yield* runBin(["self-test"], { CHANNEL_LAYER: "memory" })
       expect(passed.code).toBe(0)
       expect(passed.stdout.trim()).toBe("self-test passed")
+    }), 60_000)
+})
+
+describe("the channel-layer bin on RabbitMQ (127.0.0.1, vhost asgi)", () => {
+  it.scopedLive(
+    "listen in one process; send and group-send from others arrive; Ctrl-C leaves cleanly",
+    () =>
+      Effect.gen(function*() {
+        const group = `cli-${Math.random().toString(36).slice(2, 10)}`
+        const env = { CHANNEL_LAYER: "rabbitmq" }
+        const listener = yield* start(["listen", "--group", group, "--count", "3"], env)
+        const banner = yield* Effect.promise(() => listener.waitForStderr("listening on "))
+        const channel = /listening on (\S+)/.exec(banner)![1]!
+        expect(channel).toMatch(/^channels_[A-Za-z]{12}!/)
+
+        const sent = yield* runBin(["send", channel, "{\"type\":\"cli.direct\",\"raw\":{\"$bytes\":\"AAE=\"}}"], env)
+        expect(sent).toMatchObject({ code: 0 })
+        const grouped = yield* runBin(
+          ["group-send", group, "-"],
+          env,
+          "{\"type\":\"cli.group\",\"n\":{\"$int\":\"9007199254740993\"}}"
+        )
+        expect(grouped).toMatchObject({ code: 0 })
+        const again = yield* runBin([
+          "group-send",
+          group,
+          "{\"type\":\"cli.last\"}",
+          "--url",
+          "amqp://guest:guest@127.0.0.1:5672/asgi"
+        ])
+        expect(again).toMatchObject({ code: 0 })
+
+        expect(yield* Effect.promise(() => listener.exited)).toBe(0)
+        expect(listener.stdout().trim().split("\n")).toStrictEqual([
+          "{\"type\":\"cli.direct\",\"raw\":{\"$bytes\":\"AAE=\"}}",
+          "{\"type\":\"cli.group\",\"n\":{\"$int\":\"9007199254740993\"}}",
+          "{\"type\":\"cli.last\"}"
+        ])
+
+        const interrupted = yield* start(["listen", "-g", group], env)
+        yield* Effect.promise(() => interrupted.waitForStderr("listening on "))
+        interrupted.kill("SIGINT")
+        expect(yield* Effect.promise(() => interrupted.exited)).toBe(0)
+
+        const passed = yield* runBin(["self-test"], env)
+        expect(passed).toMatchObject({ code: 0, stdout: "self-test passed\n" })
+      }),
+    90_000
+  )
+
+  it.live("a broker that is not there fails with ConnectionClosed and status 1", () =>
+    Effect.gen(function*() {
+      const failed = yield* runBin([
+        "send",
+        "channels_abcdefghijkl!x",
+        "{\"type\":\"x\"}",
+        "--url",
+        "amqp://guest:guest@127.0.0.1:1/asgi",
+        "--wait",
+        "1 second"
+      ], {
+        CHANNEL_LAYER: "rabbitmq"
+      })
+      expect(failed.code).toBe(1)
+      expect(failed.stderr).toContain("channel-layer: connection closed")
     }), 60_000)
 })
