@@ -175,7 +175,9 @@ export const make = (
         session.error = `${role} channel: ${describeError(error)}`
       })
       channel.on("close", () => {
-        if (session.armed) abandon(session, session.error ?? `the ${role} channel closed`)
+        // When the whole connection closes, amqplib closes the channels first and then reports
+        // the connection's reason: let that reason win.
+        if (session.armed) queueMicrotask(() => abandon(session, session.error ?? `the ${role} channel closed`))
       })
       return channel
     }

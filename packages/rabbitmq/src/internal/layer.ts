@@ -4,7 +4,7 @@
 import { ChannelLayer, ChannelName, Codec, Errors, LocalQueues, Message, Metrics } from "@channel-layer/core"
 import type { ConsumeMessage } from "amqplib"
 import type { Scope } from "effect"
-import { Effect, Either, Runtime } from "effect"
+import { Deferred, Effect, Either, Exit, FiberId, Runtime } from "effect"
 import type { RabbitMQOptions } from "../RabbitMQ.js"
 import type { RabbitMQConnectionService } from "../RabbitMQConnection.js"
 import * as RabbitMQMetrics from "../RabbitMQMetrics.js"
@@ -229,21 +229,23 @@ export const make = (
      * `markers`); succeeds once the broker confirmed it, so anything sent after that is queued
      * behind it. A marker the broker refuses (the queue is full) or loses applies at once.
      */
-    const marker = (live: Connection.Live, apply: () => void): Effect.Effect<void> =>
-      Effect.async<void>((resume) => {
-        const channel = `${live.queue}!membership.${ChannelName.randomLetters(12)}`
-        markers.set(channel, apply)
-        try {
-          const body = toBuffer(Codec.encode(MARKER, { channel }))
-          live.publisher.publish("", live.queue, body, undefined, (error: Error | null) => {
-            if (error !== null) applyMarker(channel)
-            resume(Effect.void)
-          })
-        } catch {
-          applyMarker(channel)
-          resume(Effect.void)
-        }
-      })
+    const marker = (live: Connection.Live, apply: () => void): Effect.Effect<void> => {
+      // Published now, not when the returned effect runs: markers keep the order of the calls.
+      const confirmed = Deferred.unsafeMake<void>(FiberId.none)
+      const channel = `${live.queue}!membership.${ChannelName.randomLetters(12)}`
+      markers.set(channel, apply)
+      try {
+        const body = toBuffer(Codec.encode(MARKER, { channel }))
+        live.publisher.publish("", live.queue, body, undefined, (error: Error | null) => {
+          if (error !== null) applyMarker(channel)
+          Deferred.unsafeDone(confirmed, Exit.void)
+        })
+      } catch {
+        applyMarker(channel)
+        return Effect.void
+      }
+      return Deferred.await(confirmed)
+    }
 
     /** In-flight binds, so that a second member joining waits for the first one's bind. */
     const binding = new Map<string, Promise<unknown>>()
@@ -332,18 +334,22 @@ export const make = (
           if (groupProblem !== undefined) return Effect.fail(groupProblem)
           const problem = ownQueueOf(channel, "add to a group")
           if (problem !== undefined) return Effect.fail(problem)
-          if (members.get(group)?.has(channel)) return Effect.asVoid(manager.awaitLive)
-          return Effect.flatMap(manager.awaitLive, (live) =>
-            Effect.suspend(() => {
-              let set = members.get(group)
-              if (set?.has(channel)) return Effect.void
-              if (set === undefined) members.set(group, set = new Set())
-              set.add(channel)
-              // Bound on the first member; the others wait for that bind.
-              const pending = set.size === 1 ? bind(group) : binding.get(group)
-              const added = marker(live, () => queues.unsafeGroupAdd(group, channel))
-              return pending === undefined ? added : Effect.zipRight(added, Effect.promise(() => pending))
-            })).pipe(Effect.zipRight(Effect.asVoid(manager.awaitLive)))
+          const connected = Effect.asVoid(manager.awaitLive)
+          let set = members.get(group)
+          if (set?.has(channel)) return connected
+          // The membership holds from here on, whatever happens to the connection: every new
+          // connection binds the groups that have members.
+          if (set === undefined) members.set(group, set = new Set())
+          set.add(channel)
+          // Bound on the first member; the others wait for that bind.
+          const pending = set.size === 1 ? bind(group) : binding.get(group)
+          const live = manager.current()
+          // Without a live connection nothing is queued before this change: apply it at once.
+          let added: Effect.Effect<void> = Effect.void
+          if (live === undefined) queues.unsafeGroupAdd(group, channel)
+          else added = marker(live, () => queues.unsafeGroupAdd(group, channel))
+          const bound = pending === undefined ? added : Effect.zipRight(added, Effect.promise(() => pending))
+          return Effect.zipRight(bound, connected)
         }),
 
       groupDiscard: (group, channel) =>
@@ -359,15 +365,17 @@ export const make = (
           if (last) members.delete(group)
           const discard = () => queues.unsafeGroupDiscard(group, channel)
           const live = manager.current()
-          // Without a connection nothing is queued, and there is nothing to unbind: the next
-          // connection binds only groups that have members.
-          if (live === undefined) return Effect.sync(discard)
-          const discarded = marker(live, discard)
+          // Without a live connection nothing is queued before this change: apply it at once.
+          let discarded: Effect.Effect<void> = Effect.void
+          if (live === undefined) discard()
+          else discarded = marker(live, discard)
+          // Without a control channel there is nothing to unbind: the next connection binds only
+          // groups that have members.
           const control = manager.control()
           if (!last || control === undefined) return discarded
           let promise: Promise<unknown>
           try {
-            promise = control.unbindQueue(live.queue, groupsExchange, group)
+            promise = control.unbindQueue(manager.queueName(), groupsExchange, group)
           } catch {
             return discarded
           }
