@@ -294,6 +294,195 @@ describe("RabbitMQ faults", () => {
   )
 
   it.scopedLive(
+    "group membership changed while disconnected is what the next connection binds",
+    () =>
+      Effect.gen(function*() {
+        const logs = yield* captureLogs()
+        const proxy = yield* TcpProxy.make({ target: broker })
+        const layer = yield* instance({ url: proxy.url(), retrySchedule: fastRetry, waitForConnection: "1 second" })
+        const patient = yield* instance({ url: proxy.url(), retrySchedule: fastRetry, waitForConnection: "60 seconds" })
+        const outsider = yield* instance({ url })
+        const mine = yield* layer.layer.newChannel()
+        const theirs = yield* patient.layer.newChannel()
+        const kept = unique("fault-kept")
+        const left = unique("fault-left-while-down")
+        const joined = unique("fault-joined-while-down")
+        const waited = unique("fault-joined-after-waiting")
+        yield* layer.layer.groupAdd(kept, mine)
+        yield* layer.layer.groupAdd(left, mine)
+        const previous = yield* layer.services.connection.connection
+
+        yield* proxy.refuse(true)
+        expect(yield* proxy.cutAll).toBe(2)
+        yield* waitUntilEffect("two refused reconnects", Effect.map(proxy.connectionsRefused, (n) => n >= 2))
+        // Leaving needs no broker. Joining waits for one; past the bound it fails with
+        // ConnectionClosed and, as documented, the membership is kept and bound on the next
+        // connection.
+        yield* layer.layer.groupDiscard(left, mine)
+        const joinError = yield* layer.layer.groupAdd(joined, mine).pipe(Effect.flip)
+        expect(joinError._tag).toBe("ConnectionClosed")
+        // A join that waits through the outage and succeeds.
+        const refusedBefore = yield* proxy.connectionsRefused
+        const waiting = yield* Effect.fork(patient.layer.groupAdd(waited, theirs))
+        yield* waitUntilEffect(
+          "a refused attempt while the join waits",
+          Effect.map(proxy.connectionsRefused, (n) => n > refusedBefore)
+        )
+        yield* proxy.refuse(false)
+        yield* Fiber.join(waiting).pipe(Effect.timeout("30 seconds"))
+        yield* awaitNewConnection(layer, previous)
+
+        // One publisher, one queue each: these arrive in order, so a group that was not bound
+        // shows up as a missing message, not as a timeout.
+        yield* outsider.layer.groupSend(kept, { type: "fault.kept" })
+        yield* outsider.layer.groupSend(left, { type: "fault.left" })
+        yield* outsider.layer.groupSend(joined, { type: "fault.joined" })
+        yield* outsider.layer.send(mine, { type: "fault.last" })
+        yield* outsider.layer.groupSend(waited, { type: "fault.waited" })
+        yield* outsider.layer.send(theirs, { type: "fault.last" })
+        const received = yield* Effect.all(
+          Array.from({ length: 3 }, () => layer.layer.receive(mine).pipe(Effect.timeout("10 seconds"), Effect.option))
+        )
+        const receivedByPatient = yield* Effect.all(
+          Array.from(
+            { length: 2 },
+            () => patient.layer.receive(theirs).pipe(Effect.timeout("10 seconds"), Effect.option)
+          )
+        )
+        console.log(
+          `membership across an outage: ${
+            logs.filter((line) => line.message.startsWith("reconnected")).map((line) => line.message).join(" | ")
+          }`
+        )
+        expect(receivedByPatient.map(Option.getOrUndefined)).toEqual([{ type: "fault.waited" }, { type: "fault.last" }])
+        expect(received.map(Option.getOrUndefined)).toEqual([
+          { type: "fault.kept" },
+          { type: "fault.joined" },
+          { type: "fault.last" }
+        ])
+      }),
+    { timeout: 60_000 }
+  )
+
+  it.scopedLive(
+    "the queue name is locked by another connection at reconnect: the layer keeps the name and waits",
+    () =>
+      Effect.gen(function*() {
+        const logs = yield* captureLogs()
+        const proxy = yield* TcpProxy.make({ target: broker })
+        const layer = yield* instance({ url: proxy.url(), retrySchedule: fastRetry, waitForConnection: "1 second" })
+        const channel = yield* layer.layer.newChannel()
+        const queue = yield* layer.services.connection.queue
+        const previous = yield* layer.services.connection.connection
+
+        // While the layer is cut off, another connection takes its queue name.
+        yield* proxy.refuse(true)
+        expect(yield* proxy.cutAll).toBe(1)
+        const squatter = yield* rawConfirmChannel
+        yield* waitUntilEffect(
+          "the broker to delete the layer's queue",
+          Effect.promise(() =>
+            squatter.assertQueue(queue, { exclusive: true, durable: false }).then(() => true, () => false)
+          )
+        )
+        yield* proxy.refuse(false)
+        yield* waitUntil(
+          "a reconnect refused for the name",
+          () => logs.some((line) => line.message.startsWith("cannot connect") && /RESOURCE_LOCKED/.test(line.message))
+        )
+        const error = yield* layer.layer.send(channel, { type: "fault.locked" }).pipe(Effect.flip)
+        console.log(`send while the queue name is locked: ${error.message}`)
+        expect(error._tag).toBe("ConnectionClosed")
+        expect(error.message).toContain("RESOURCE_LOCKED")
+
+        // The other connection lets go; the layer gets its name back and the old channel works.
+        yield* Effect.promise(() => squatter.deleteQueue(queue))
+        yield* awaitNewConnection(layer, previous)
+        expect(yield* layer.services.connection.queue).toBe(queue)
+        yield* layer.layer.send(channel, { type: "fault.unlocked" })
+        expect(yield* layer.layer.receive(channel).pipe(Effect.timeout("10 seconds"))).toEqual({
+          type: "fault.unlocked"
+        })
+      }),
+    { timeout: 60_000 }
+  )
+
+  it.scopedLive(
+    "a hung link (bytes silently dropped): heartbeats notice it, sends in flight fail, the layer reconnects",
+    () =>
+      Effect.gen(function*() {
+        const logs = yield* captureLogs()
+        const proxy = yield* TcpProxy.make({ target: broker })
+        const hung = yield* instance({
+          url: proxy.url(),
+          heartbeat: "1 second",
+          connectTimeout: "2 seconds",
+          retrySchedule: fastRetry,
+          waitForConnection: "60 seconds"
+        })
+        const peer = yield* instance({ url })
+        const mine = yield* hung.layer.newChannel()
+        const group = unique("fault-hung")
+        yield* hung.layer.groupAdd(group, mine)
+        const waiting = yield* hung.layer.newChannel()
+        const pending = yield* Effect.fork(hung.layer.receive(waiting))
+        const target = yield* peer.layer.newChannel()
+        const previous = yield* hung.services.connection.connection
+
+        const ledger = new Ledger()
+        yield* peer.layer.receive(target).pipe(
+          Effect.map((message) => ledger.arrived(message)),
+          Effect.forever,
+          Effect.forkScoped
+        )
+        yield* proxy.blackhole(true)
+        ledger.cuts++
+        const sends = yield* Effect.forkScoped(Effect.forEach(
+          Array.from({ length: 50 }, (_, id) => id),
+          (id) => ledger.track(id, hung.layer.send(target, { type: "fault.hung", id })),
+          { concurrency: "unbounded", discard: true }
+        ))
+        yield* Fiber.join(sends).pipe(Effect.timeout("30 seconds"))
+        const summary = ledger.summary()
+        const lost = logs.find((line) => line.message.startsWith("lost the connection to RabbitMQ"))
+        console.log(
+          `hung link: ${summary.attempted} sends, ${summary.sent} sent, ${summary.closed} ConnectionClosed ` +
+            `(${JSON.stringify(summary.reasons)}); noticed as: ${lost?.message}`
+        )
+        expect(summary.other).toEqual([])
+        expect(summary.sent + summary.closed).toBe(50)
+        expect(lost?.message).toMatch(/heartbeat/i)
+
+        // Reconnecting while the link is still hung: the attempt gets its TCP connection and then
+        // nothing, so connectTimeout has to end it.
+        yield* waitUntil(
+          "a reconnect attempt to time out",
+          () => logs.some((line) => line.message.startsWith("cannot connect to RabbitMQ")),
+          "30 seconds"
+        )
+        // The link comes back; what crossed the blackhole is corrupt, so the proxy drops it.
+        yield* proxy.blackhole(false)
+        yield* proxy.cutAll
+        yield* awaitNewConnection(hung, previous, "45 seconds")
+        yield* peer.layer.send(waiting, { type: "fault.after-hang" })
+        expect(yield* Fiber.join(pending).pipe(Effect.timeout("10 seconds"))).toEqual({ type: "fault.after-hang" })
+        yield* peer.layer.groupSend(group, { type: "fault.group-after-hang" })
+        expect(yield* hung.layer.receive(mine).pipe(Effect.timeout("10 seconds"))).toEqual({
+          type: "fault.group-after-hang"
+        })
+        yield* waitUntil("every confirmed send to arrive", () => ledger.allSentArrived(), "10 seconds").pipe(
+          Effect.ignore
+        )
+        expect(ledger.summary().lostSilently).toBe(0)
+        expect(ledger.summary().duplicates).toBe(0)
+        const failures = logs.filter((line) => line.message.startsWith("cannot connect to RabbitMQ"))
+        console.log(`hung link: ${failures.length} failed reconnect(s), first: ${failures[0]?.message}`)
+        expect(failures[0]?.message).toContain("connectTimeout")
+      }),
+    { timeout: 90_000 }
+  )
+
+  it.scopedLive(
     "bodies that are not messages of this layer are acknowledged and skipped; the consumer keeps going",
     () =>
       Effect.gen(function*() {
