@@ -37,6 +37,10 @@ export interface TransportOptions {
   readonly zmqPush: string | undefined
   /** ZeroMQ: the PUB address consumers subscribe to (`--zmq-sub`, env `ZMQ_SUB`). */
   readonly zmqSub: string | undefined
+  /** ZeroMQ embedded: where to bind this process's PUB socket (`--zmq-publish`, env `ZMQ_PUBLISH`). */
+  readonly zmqPublish: string | undefined
+  /** ZeroMQ embedded: the PUB sockets to subscribe to (`--zmq-subscribe`, env `ZMQ_SUBSCRIBE`, comma-separated). */
+  readonly zmqSubscribe: ReadonlyArray<string>
   /** How long to wait for the broker before failing with ConnectionClosed (`--wait`). */
   readonly wait: Duration.Duration | undefined
   /** Log the layer's info lines too (to standard error). */
@@ -104,8 +108,13 @@ const transportHelp = `Transport options (every command):
   --url URL                       RabbitMQ broker URL, repeat for failover
                                   (env AMQP_URL; default amqp://guest:guest@127.0.0.1/asgi)
   --groups-exchange NAME          RabbitMQ exchange for groups (default groups)
-  --zmq-push ADDRESS              ZeroMQ proxy PULL address to send to (env ZMQ_PUSH)
-  --zmq-sub ADDRESS               ZeroMQ proxy PUB address to receive from (env ZMQ_SUB)
+  --zmq-push ADDRESS              ZeroMQ dedicated: the proxy's PULL address (env ZMQ_PUSH)
+  --zmq-sub ADDRESS               ZeroMQ dedicated: the proxy's PUB address (env ZMQ_SUB)
+  --zmq-publish ADDRESS           ZeroMQ embedded: bind this process's PUB socket here
+                                  (env ZMQ_PUBLISH; default tcp://127.0.0.1:*, a free port)
+  --zmq-subscribe ADDRESS         ZeroMQ embedded: a peer's PUB socket, repeatable
+                                  (env ZMQ_SUBSCRIBE, comma-separated). Peers hear this process
+                                  only if they subscribe to its --zmq-publish address.
   --wait DURATION                 how long to wait for the broker (RabbitMQ; default 10 seconds)
   -v, --verbose                   log connection events to standard error
   -h, --help                      show help`
@@ -233,6 +242,8 @@ export const parse = (
         "groups-exchange": { type: "string" },
         "zmq-push": { type: "string" },
         "zmq-sub": { type: "string" },
+        "zmq-publish": { type: "string" },
+        "zmq-subscribe": { type: "string", multiple: true },
         verbose: { type: "boolean", short: "v" },
         help: { type: "boolean", short: "h" },
         group: { type: "string", short: "g", multiple: true },
@@ -263,8 +274,14 @@ export const parse = (
     groupsExchange: values["groups-exchange"],
     zmqPush: values["zmq-push"] ?? env.ZMQ_PUSH,
     zmqSub: values["zmq-sub"] ?? env.ZMQ_SUB,
+    zmqPublish: values["zmq-publish"] ?? env.ZMQ_PUBLISH,
+    zmqSubscribe: values["zmq-subscribe"] ??
+      (env.ZMQ_SUBSCRIBE ?? "").split(",").map((address) => address.trim()).filter((address) => address !== ""),
     wait,
     verbose: values.verbose ?? false
+  }
+  if (transport === "zeromq" && (options.zmqPush === undefined) !== (options.zmqSub === undefined)) {
+    return usage("ZeroMQ's dedicated mode needs both --zmq-push and --zmq-sub (the proxy's PULL and PUB addresses)")
   }
   const listenOnly = (["group", "prefix", "count", "timeout"] as const).find((name) => values[name] !== undefined)
   if (command !== "listen" && listenOnly !== undefined) return usage(`--${listenOnly} is an option of listen only`)

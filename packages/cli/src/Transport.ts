@@ -5,12 +5,13 @@
  */
 import { type ChannelLayer, InMemory } from "@channel-layer/core"
 import { RabbitMQ } from "@channel-layer/rabbitmq"
+import { ZeroMQ } from "@channel-layer/zeromq"
 import type { Layer } from "effect"
 import type { TransportOptions } from "./Args.js"
 
 /**
  * The `ChannelLayer` of the transport options: in-memory (this process only, for `self-test`),
- * RabbitMQ or ZeroMQ.
+ * RabbitMQ, or ZeroMQ (dedicated when the proxy's two addresses are given, else embedded).
  *
  * @since 0.1.0
  * @category layers
@@ -26,6 +27,11 @@ export const layer = (options: TransportOptions): Layer.Layer<ChannelLayer.Chann
         ...(options.wait === undefined ? {} : { waitForConnection: options.wait })
       })
     case "zeromq":
-      return InMemory.layer()
+      return options.zmqPush !== undefined && options.zmqSub !== undefined
+        ? ZeroMQ.layerDedicated({ pushAddress: options.zmqPush, subscribeAddress: options.zmqSub })
+        : ZeroMQ.layerEmbedded({
+          publishAddress: options.zmqPublish ?? "tcp://127.0.0.1:*",
+          subscribeAddresses: options.zmqSubscribe
+        })
   }
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { Main } from "../src/index.js"
-import { captureOutput, runBin, start } from "./support.js"
+import { captureOutput, freePort, runBin, start, startProgram, zmqProxyBin } from "./support.js"
 
 describe("the program on the in-memory layer", () => {
   it.live("self-test sends to itself and passes", () =>
@@ -128,4 +128,36 @@ describe("the channel-layer bin on RabbitMQ (127.0.0.1, vhost asgi)", () => {
       expect(failed.code).toBe(1)
       expect(failed.stderr).toContain("channel-layer: connection closed")
     }), 60_000)
+})
+
+describe("the channel-layer bin on ZeroMQ", () => {
+  it.scopedLive(
+    "dedicated: listen and send through a channel-layer-zmq-proxy process; embedded self-test",
+    () =>
+      Effect.gen(function*() {
+        const pull = `tcp://127.0.0.1:${yield* freePort}`
+        const pub = `tcp://127.0.0.1:${yield* freePort}`
+        const proxy = yield* startProgram(zmqProxyBin, ["--pull", pull, "--pub", pub, "--settle", "0"])
+        yield* Effect.promise(() => proxy.waitForOutput(" listening: PULL on "))
+        const env = { CHANNEL_LAYER: "zeromq", ZMQ_PUSH: pull, ZMQ_SUB: pub }
+        const group = `cli-${Math.random().toString(36).slice(2, 10)}`
+
+        const listener = yield* start(["listen", "-g", group, "-n", "2"], env)
+        const banner = yield* Effect.promise(() => listener.waitForStderr("listening on "))
+        const channel = /listening on (\S+)/.exec(banner)![1]!
+        expect(yield* runBin(["send", channel, "{\"type\":\"zmq.direct\"}"], env)).toMatchObject({ code: 0 })
+        expect(yield* runBin(["group-send", group, "{\"type\":\"zmq.group\",\"n\":1}"], env)).toMatchObject({ code: 0 })
+        expect(yield* Effect.promise(() => listener.exited)).toBe(0)
+        expect(listener.stdout().trim().split("\n")).toStrictEqual([
+          "{\"type\":\"zmq.direct\"}",
+          "{\"type\":\"zmq.group\",\"n\":1}"
+        ])
+
+        const embedded = yield* runBin(["self-test", "--layer", "zeromq"])
+        expect(embedded).toMatchObject({ code: 0, stdout: "self-test passed\n" })
+        const half = yield* runBin(["self-test", "--layer", "zeromq", "--zmq-push", pull])
+        expect(half.code).toBe(2)
+      }),
+    90_000
+  )
 })
