@@ -1,11 +1,17 @@
 /**
  * What the RabbitMQ tests share: the broker URL, raw amqplib access and `rabbitmqctl` readings.
  */
+import type { ChannelLayer, Errors, Message } from "@channel-layer/core"
+import { RabbitMQ } from "@channel-layer/rabbitmq"
 import amqp from "amqplib"
-import type { Channel, ChannelModel } from "amqplib"
-import { Effect } from "effect"
+import type { Channel } from "amqplib"
+import type { Scope } from "effect"
+import { Duration, Effect, FiberRef, HashSet, Logger, Schedule } from "effect"
 import { execFile } from "node:child_process"
+import { readFileSync } from "node:fs"
 import { promisify } from "node:util"
+import type * as Connection from "../src/internal/connection.js"
+import * as InternalLayer from "../src/internal/layer.js"
 
 /** The test broker (RabbitMQ on 127.0.0.1, vhost `asgi`). */
 export const url = process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672/asgi"
@@ -106,5 +112,101 @@ export const bindings = (exchange: string, queue: string) =>
         .sort()
   )
 
-/** Does a model type-check as ChannelModel (keeps the import used). */
-export type RawModel = ChannelModel
+/** One layer instance made in the test's scope: the service and the connection access. */
+export interface Instance extends RabbitMQ.RabbitMQServices {
+  readonly layer: ChannelLayer.ChannelLayerService
+}
+
+/** Makes a layer instance in the current scope (closed with it), on the test broker by default. */
+export const instance = (
+  options: RabbitMQ.RabbitMQOptions = {},
+  hooks: Connection.Hooks = {}
+): Effect.Effect<Instance, Errors.InvalidOptions, Scope.Scope> =>
+  Effect.map(
+    InternalLayer.make({ url, ...options }, hooks),
+    (services) => ({ ...services, layer: services.channelLayer })
+  )
+
+/** One line the layer logged. */
+export interface LogLine {
+  readonly level: string
+  readonly message: string
+}
+
+/**
+ * Keeps every log line for the rest of the scope. Call it before making the layer: the layer's
+ * fibers inherit the loggers of the fiber that made it.
+ */
+export const captureLogs = (): Effect.Effect<Array<LogLine>, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const lines: Array<LogLine> = []
+    const logger = Logger.make(({ logLevel, message }) => {
+      const parts = Array.isArray(message) ? message : [message]
+      lines.push({ level: logLevel.label, message: parts.map(String).join(" ") })
+    })
+    yield* Effect.locallyScopedWith(FiberRef.currentLoggers, HashSet.add(logger))
+    return lines
+  })
+
+/** An exchange declared by the test, deleted with the scope. */
+export const scopedExchange = (name: string) =>
+  Effect.acquireRelease(
+    Effect.succeed(name),
+    () =>
+      Effect.promise(async () => {
+        const model = await amqp.connect(url)
+        model.on("error", () => {})
+        const channel = await model.createChannel()
+        channel.on("error", () => {})
+        await channel.deleteExchange(name).catch(() => {})
+        await model.close().catch(() => {})
+      })
+  )
+
+/** One case of the Python layer's golden wire bytes (test/fixtures/channels_rabbitmq-wire.json). */
+export interface GoldenCase {
+  readonly name: string
+  readonly kind: "channel" | "group"
+  readonly recipient: string
+  readonly message: Message.Message
+  readonly body: Buffer
+}
+
+/** The fixture's JSON conventions ({"$bytes": hex}, {"$int": decimal}) back into values. */
+const revive = (value: unknown): unknown => {
+  if (Array.isArray(value)) return value.map(revive)
+  if (typeof value === "object" && value !== null) {
+    const record = value as Record<string, unknown>
+    if (typeof record.$bytes === "string") return new Uint8Array(Buffer.from(record.$bytes, "hex"))
+    if (typeof record.$int === "string") return BigInt(record.$int)
+    return Object.fromEntries(Object.entries(record).map(([key, item]) => [key, revive(item)]))
+  }
+  return value
+}
+
+/** The golden cases, from this package's copy of the fixture. */
+export const goldenCases = (): ReadonlyArray<GoldenCase> => {
+  const file = JSON.parse(readFileSync(new URL("fixtures/channels_rabbitmq-wire.json", import.meta.url), "utf8"))
+  return file.cases.map((entry: any) => ({
+    name: entry.name,
+    kind: entry.kind,
+    recipient: entry.recipient,
+    message: revive(entry.message) as Message.Message,
+    body: Buffer.from(entry.body_hex, "hex")
+  }))
+}
+
+/** Polls `check` every 10 ms until it holds; fails naming `what` after `timeout`. */
+export const waitFor = (
+  what: string,
+  check: () => boolean,
+  timeout: Duration.DurationInput = "10 seconds"
+): Effect.Effect<void, Error> =>
+  Effect.sync(check).pipe(
+    Effect.repeat({ schedule: Schedule.spaced("10 millis"), until: (done) => done }),
+    Effect.timeoutFail({
+      duration: timeout,
+      onTimeout: () => new Error(`timed out after ${Duration.format(Duration.decode(timeout))} waiting for ${what}`)
+    }),
+    Effect.asVoid
+  )

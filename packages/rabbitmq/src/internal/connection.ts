@@ -31,7 +31,7 @@ import {
 import * as RabbitMQMetrics from "../RabbitMQMetrics.js"
 import { Acker } from "./acker.js"
 import * as Dial from "./dial.js"
-import { describeError } from "./endpoints.js"
+import { describeError, type Lookup } from "./endpoints.js"
 import type { Resolved } from "./options.js"
 
 /** A connection that is set up and serving. */
@@ -57,6 +57,8 @@ export interface Handlers {
 export interface Hooks {
   /** Candidate queue names, one per call (default `channels_` + 12 random letters). */
   readonly queueName?: () => string
+  /** How host names resolve (default: every address `dns.lookup` knows). */
+  readonly lookup?: Lookup
 }
 
 /** The manager as the layer sees it. */
@@ -251,7 +253,7 @@ export const make = (
     const session = (generation: number, reconnecting: boolean) =>
       Effect.scoped(Effect.gen(function*() {
         const { model, target } = yield* Effect.acquireRelease(
-          Dial.dial(options, `channel-layer ${queueName}`),
+          Dial.dial(options, `channel-layer ${queueName}`, hooks.lookup),
           ({ model }) => closeModel(model)
         ).pipe(Effect.mapError((error) => error.reason))
         const session = new Session(generation, model)

@@ -102,10 +102,11 @@ const attempt = (options: Resolved, target: Endpoints.Target, connectionName: st
  */
 export const dial = (
   options: Resolved,
-  connectionName: string
+  connectionName: string,
+  lookup?: Endpoints.Lookup
 ): Effect.Effect<{ readonly model: ChannelModel; readonly target: Endpoints.Target }, DialError> =>
   Effect.gen(function*() {
-    const { failures, targets } = yield* Endpoints.resolve(options.endpoints)
+    const { failures, targets } = yield* Endpoints.resolve(options.endpoints, lookup)
     const reasons = [...failures]
     for (const target of targets) {
       const result = yield* Effect.either(attempt(options, target, connectionName))

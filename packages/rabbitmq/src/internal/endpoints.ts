@@ -110,8 +110,14 @@ export interface Target {
  * Every address to try, in order: each endpoint in turn, and for a host name every address it
  * resolves to. A name that does not resolve is reported in `failures` and skipped.
  */
+/** How host names become addresses (`dns.lookup` with `all: true` unless a test says otherwise). */
+export type Lookup = (hostname: string) => Promise<ReadonlyArray<{ readonly address: string }>>
+
+const systemLookup: Lookup = (hostname) => lookup(hostname, { all: true })
+
 export const resolve = (
-  endpoints: ReadonlyArray<Endpoint>
+  endpoints: ReadonlyArray<Endpoint>,
+  lookupAll: Lookup = systemLookup
 ): Effect.Effect<{ readonly targets: ReadonlyArray<Target>; readonly failures: ReadonlyArray<string> }> =>
   Effect.gen(function*() {
     const targets: Array<Target> = []
@@ -121,7 +127,7 @@ export const resolve = (
         targets.push({ endpoint, address: endpoint.hostname, label: endpoint.display })
         continue
       }
-      const resolved = yield* Effect.either(Effect.tryPromise(() => lookup(endpoint.hostname, { all: true })))
+      const resolved = yield* Effect.either(Effect.tryPromise(() => lookupAll(endpoint.hostname)))
       if (Either.isLeft(resolved)) {
         failures.push(`${endpoint.display}: cannot resolve ${endpoint.hostname}: ${describeError(resolved.left.error)}`)
         continue
