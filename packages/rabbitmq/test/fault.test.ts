@@ -85,7 +85,6 @@ describe("RabbitMQ faults", () => {
         yield* waitUntil("every confirmed send to arrive", () => ledger.allSentArrived(), "10 seconds").pipe(
           Effect.ignore
         )
-        const rows = yield* Rabbitmqctl.listQueues(vhost)
         const summary = ledger.summary()
         console.log(
           `cut under load: ${total} sends in ${elapsed} ms, cuts ${JSON.stringify(cuts)}, ` +
@@ -103,7 +102,12 @@ describe("RabbitMQ faults", () => {
         // Every send arrived or failed with ConnectionClosed (a failed one may have arrived too:
         // its confirm was lost, not necessarily the message).
         expect(summary.delivered + summary.closed - summary.closedButArrived).toBe(total)
-        expect(rows.find((row) => row.name === queue)?.messages).toBe(0)
+        // Nothing left behind in the receiver's queue, ready or unacknowledged.
+        yield* waitUntilEffect(
+          "the receiver's queue to be empty",
+          Effect.map(Rabbitmqctl.listQueues(vhost), (rows) =>
+            rows.some((row) => row.name === queue && row.messages === 0))
+        )
       }),
     { timeout: 60_000 }
   )
@@ -193,6 +197,66 @@ describe("RabbitMQ faults", () => {
         expect(summary.strays).toBe(0)
       }),
     { timeout: 60_000 }
+  )
+
+  it.scopedLive(
+    "a flapping link, cut again and again at every stage of connecting: the layer settles on one connection",
+    () =>
+      Effect.gen(function*() {
+        const logs = yield* captureLogs()
+        const proxy = yield* TcpProxy.make({ target: broker })
+        const layer = yield* instance({ url: proxy.url(), retrySchedule: fastRetry })
+        const peer = yield* instance({ url })
+        const member = yield* layer.layer.newChannel("member")
+        const waiting = yield* layer.layer.newChannel("waiting")
+        const group = unique("fault-flapping")
+        yield* layer.layer.groupAdd(group, member)
+        const queue = yield* layer.services.connection.queue
+        const pending = yield* Effect.fork(layer.layer.receive(waiting))
+
+        // Each cut comes a different time after the connection appears at the proxy: during the
+        // AMQP handshake, while the queue is declared and groups bound, or once it is live.
+        const delays = [0, 1, 2, 3, 5, 8, 12, 17, 25, 35, 50, 70, 100, 140, 200]
+        let cut = 0
+        // Polled every millisecond: awaitActive's 20 ms would mostly find the connection live.
+        const connectionAppears = Effect.gen(function*() {
+          while ((yield* proxy.activeConnections) === 0) yield* Effect.sleep("1 millis")
+        }).pipe(Effect.timeout("30 seconds"))
+        for (const delay of delays) {
+          yield* connectionAppears
+          if (delay > 0) yield* Effect.sleep(delay)
+          cut += yield* proxy.cutAll
+        }
+        yield* waitUntilEffect(
+          "the layer to be live again",
+          Effect.succeed(true).pipe(
+            Effect.zipRight(layer.services.connection.connection),
+            Effect.as(true),
+            Effect.orElseSucceed(() => false)
+          ),
+          "60 seconds"
+        )
+        expect(yield* proxy.awaitActive((n) => n === 1)).toBeDefined()
+
+        expect(yield* layer.services.connection.queue).toBe(queue)
+        yield* peer.layer.send(waiting, { type: "fault.after-flapping" })
+        expect(yield* Fiber.join(pending).pipe(Effect.timeout("10 seconds"))).toEqual({
+          type: "fault.after-flapping"
+        })
+        yield* peer.layer.groupSend(group, { type: "fault.group-after-flapping" })
+        expect(yield* layer.layer.receive(member).pipe(Effect.timeout("10 seconds"))).toEqual({
+          type: "fault.group-after-flapping"
+        })
+        // No connection left behind by an abandoned attempt.
+        expect(yield* proxy.activeConnections).toBe(1)
+        const failed = logs.filter((line) => line.message.startsWith("cannot connect")).length
+        const lost = logs.filter((line) => line.message.startsWith("lost the connection")).length
+        console.log(
+          `flapping link: ${cut} connections cut, ${lost} lost once live, ${failed} failed while connecting, ` +
+            `${(yield* proxy.connectionsAccepted)} accepted`
+        )
+      }),
+    { timeout: 90_000 }
   )
 
   it.scopedLive(
@@ -595,6 +659,36 @@ layer(NodeLive, { timeout: 90_000, excludeTestServices: true })("RabbitMQ faults
         // amqplib reports it as "Connection closed: 320 (CONNECTION-FORCED) with message
         // \"CONNECTION_FORCED - operator closes it for maintenance\"" in the connection's close event.
         expect(lost?.message).toContain("CONNECTION_FORCED - operator closes it for maintenance")
+      }),
+    { timeout: 60_000 }
+  )
+
+  it.scoped(
+    "a memory alarm blocks publishers: the block is logged, sends wait and go through once it lifts",
+    () =>
+      Effect.gen(function*() {
+        const node = yield* Node
+        const logs = yield* captureLogs()
+        const layer = yield* instance({ url: node.url(), retrySchedule: fastRetry, waitForConnection: "1 second" })
+        const channel = yield* layer.layer.newChannel()
+        yield* layer.layer.send(channel, { type: "fault.before-alarm" })
+        // A watermark of 0 raises the memory alarm at once; the finalizer puts the default back.
+        yield* Effect.acquireRelease(
+          Rabbitmqctl.run(["set_vm_memory_high_watermark", "0"], node.ctl),
+          () => Effect.ignore(Rabbitmqctl.run(["set_vm_memory_high_watermark", "0.4"], node.ctl))
+        )
+        const blocked = yield* Effect.fork(layer.layer.send(channel, { type: "fault.during-alarm" }))
+        yield* waitUntil("the blocked warning", () => logs.some((line) => line.message.startsWith("RabbitMQ blocked")))
+        console.log(
+          `memory alarm logged as: ${logs.find((line) => line.message.startsWith("RabbitMQ blocked"))?.message}`
+        )
+        // Connected but blocked: waitForConnection does not apply, the send just waits.
+        expect(Option.isNone(yield* Fiber.poll(blocked))).toBe(true)
+        yield* Rabbitmqctl.run(["set_vm_memory_high_watermark", "0.4"], node.ctl)
+        yield* Fiber.join(blocked).pipe(Effect.timeout("30 seconds"))
+        expect(yield* layer.layer.receive(channel)).toEqual({ type: "fault.before-alarm" })
+        expect(yield* layer.layer.receive(channel)).toEqual({ type: "fault.during-alarm" })
+        yield* waitUntil("the unblocked note", () => logs.some((line) => line.message.startsWith("RabbitMQ unblocked")))
       }),
     { timeout: 60_000 }
   )
