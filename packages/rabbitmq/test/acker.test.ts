@@ -1,0 +1,83 @@
+/**
+ * Batched acknowledgements: the front run of finished deliveries goes as one `multiple` ack, a
+ * finished delivery behind a pending one is acknowledged alone right away (so the prefetch window
+ * is never held by a delivery that is done), nothing is acknowledged twice.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import type { Channel } from "amqplib"
+import { Acker } from "../src/internal/acker.js"
+
+const fakeChannel = () => {
+  const acks: Array<[number, boolean]> = []
+  const channel = {
+    ack: (message: { fields: { deliveryTag: number } }, allUpTo?: boolean) => {
+      acks.push([message.fields.deliveryTag, allUpTo === true])
+    }
+  } as unknown as Channel
+  return { acks, channel }
+}
+
+const tick = () => new Promise((resolve) => setImmediate(resolve))
+
+describe("Acker", () => {
+  it("acks a contiguous run with one multiple ack, at the end of the turn", async () => {
+    const { acks, channel } = fakeChannel()
+    const acker = new Acker(channel)
+    for (let tag = 1; tag <= 100; tag++) acker.delivered(tag)
+    for (let tag = 1; tag <= 100; tag++) acker.ack(tag)
+    expect(acks).toEqual([])
+    await tick()
+    expect(acks).toEqual([[100, true]])
+    expect(acker.outstanding).toBe(0)
+  })
+
+  it("acks a finished delivery behind a pending one on its own, then covers the rest from the front", async () => {
+    const { acks, channel } = fakeChannel()
+    const acker = new Acker(channel)
+    for (let tag = 1; tag <= 5; tag++) acker.delivered(tag)
+    acker.ack(2)
+    acker.ack(3)
+    await tick()
+    expect(acks).toEqual([[2, false], [3, false]])
+    acker.ack(1)
+    acker.ack(4)
+    await tick()
+    // 1 and 4 are done, 2 and 3 were sent: one multiple ack up to 4 covers exactly 1 and 4.
+    expect(acks.slice(2)).toEqual([[4, true]])
+    acker.ack(4)
+    acker.ack(3)
+    await tick()
+    expect(acks.length).toBe(3)
+    expect(acker.outstanding).toBe(1)
+    acker.ack(5)
+    await tick()
+    expect(acks.slice(3)).toEqual([[5, true]])
+  })
+
+  it("drops acks once closed (the broker forgot the channel's tags)", async () => {
+    const { acks, channel } = fakeChannel()
+    const acker = new Acker(channel)
+    acker.delivered(1)
+    acker.ack(1)
+    acker.close()
+    acker.ack(1)
+    await tick()
+    expect(acks).toEqual([])
+  })
+
+  it("stops quietly when the channel throws", async () => {
+    const channel = {
+      ack: () => {
+        throw new Error("Channel closed")
+      }
+    } as unknown as Channel
+    const acker = new Acker(channel)
+    acker.delivered(1)
+    acker.delivered(2)
+    acker.ack(1)
+    await tick()
+    acker.ack(2)
+    await tick()
+    expect(acker.outstanding).toBe(0)
+  })
+})
