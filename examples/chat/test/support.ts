@@ -108,7 +108,6 @@ export interface ServerProcess {
 }
 
 const exampleDir = fileURLToPath(new URL("..", import.meta.url))
-const tsx = fileURLToPath(new URL("../../../node_modules/.bin/tsx", import.meta.url))
 
 /** Starts `src/main.ts` on a free port with this environment, for the current scope; waits until it listens. */
 export const spawnServer = (env: Record<string, string>) =>
@@ -116,7 +115,8 @@ export const spawnServer = (env: Record<string, string>) =>
     const port = yield* freePort
     const child = yield* Effect.acquireRelease(
       Effect.sync(() =>
-        spawn(tsx, ["--conditions=channel-layer-source", "src/main.ts"], {
+        // node itself with tsx's loader (not the tsx bin, a wrapper whose child would outlive a SIGKILL).
+        spawn(process.execPath, ["--conditions=channel-layer-source", "--import", "tsx", "src/main.ts"], {
           cwd: exampleDir,
           env: { ...process.env, ...env, PORT: String(port) },
           stdio: ["ignore", "pipe", "pipe"]

@@ -14,7 +14,6 @@ import { fileURLToPath } from "node:url"
 import * as Web from "../src/Web.js"
 
 const exampleDir = fileURLToPath(new URL("..", import.meta.url))
-const tsx = fileURLToPath(new URL("../../../node_modules/.bin/tsx", import.meta.url))
 const queue = `jobs-test-${randomBytes(4).toString("hex")}`
 
 /** The web server in this process on a free port; returns its base URL. */
@@ -33,7 +32,12 @@ const startWeb = Effect.gen(function*() {
 /** A worker process for the current scope; resolves once it consumes. */
 const startWorker = Effect.acquireRelease(
   Effect.async<{ readonly kill: () => void; readonly output: () => string }>((resume) => {
-    const child = spawn(tsx, ["--conditions=channel-layer-source", "src/worker-main.ts"], {
+    const child = spawn(process.execPath, [
+      "--conditions=channel-layer-source",
+      "--import",
+      "tsx",
+      "src/worker-main.ts"
+    ], {
       cwd: exampleDir,
       env: { ...process.env, JOBS_QUEUE: queue },
       stdio: ["ignore", "pipe", "pipe"]

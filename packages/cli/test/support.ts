@@ -73,8 +73,16 @@ export const startProgram = (
         waitForOutput: (text, timeoutMs = 20_000) => waitFor(() => stdout + stderr, text, timeoutMs)
       }
     }),
-    (running) => Effect.sync(() => running.kill("SIGKILL"))
+    // The bins are launchers that forward SIGTERM to their program: a SIGKILL would orphan it.
+    (running) =>
+      Effect.promise(async () => {
+        running.kill("SIGTERM")
+        const exited = await Promise.race([running.exited.then(() => true), sleep(5_000).then(() => false)])
+        if (!exited) running.kill("SIGKILL")
+      })
   )
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Runs the bin to completion: its status and output. */
 export const runBin = (args: ReadonlyArray<string>, env: Record<string, string> = {}, input?: string) =>
