@@ -1,5 +1,5 @@
 /**
- * The README snippets marked `<!-- snippet: run -->` are programs: each is written under .tmp/
+ * The README snippets marked `<!-- snippet: run -->` are programs: each is written under node_modules/.cache/
  * in the repository and run with tsx, and must exit 0 (and print what the marker says, if it
  * says `prints "..."`). So the examples in the docs are the ones that work.
  */
@@ -11,7 +11,9 @@ import { fileURLToPath } from "node:url"
 
 const root = fileURLToPath(new URL("../../../", import.meta.url))
 const tsx = join(root, "node_modules/.bin/tsx")
-const workDir = join(root, ".tmp/readme-snippets")
+// Under node_modules/.cache: resolves the workspace packages like any file of the repository, and
+// stays out of ESLint and TypeScript (the snippets are checked by running them).
+const workDir = join(root, "node_modules/.cache/readme-snippets")
 
 const readmes = [
   "README.md",
