@@ -109,6 +109,13 @@ export interface RabbitMQOptions {
   readonly retrySchedule?: Schedule.Schedule<unknown, unknown>
   /** How long an operation that needs the broker (`send`, `groupSend`, `newChannel`, `groupAdd`) waits for a connection before failing with `ConnectionClosed` (default 10 s). */
   readonly waitForConnection?: Duration.DurationInput
+  /**
+   * How long `send` and `groupSend` wait for the broker's confirm once published before failing
+   * with `ConnectionClosed` (default: no bound; a dead connection is noticed by the heartbeat,
+   * but a connection the broker blocks, during a memory or disk alarm, holds sends until it lifts).
+   * A send that fails this way may still be delivered.
+   */
+  readonly confirmTimeout?: Duration.DurationInput
   /** The AMQP heartbeat, in whole seconds, 0 for none (default: the broker's proposal, 60 s on RabbitMQ). A dead peer is noticed after about two heartbeats. */
   readonly heartbeat?: Duration.DurationInput
   /** The largest encoded message `send` and `groupSend` accept (default 128 MiB, RabbitMQ's `max_message_size`). */

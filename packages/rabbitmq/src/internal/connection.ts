@@ -32,6 +32,7 @@ import * as RabbitMQMetrics from "../RabbitMQMetrics.js"
 import { Acker } from "./acker.js"
 import * as Dial from "./dial.js"
 import { describeError, type Lookup } from "./endpoints.js"
+import { exchangeRefused, queueRefused, SetupRefused } from "./errors.js"
 import type { Resolved } from "./options.js"
 
 /** A connection that is set up and serving. */
@@ -94,6 +95,12 @@ const isNameConflict = (error: unknown): boolean => {
 
 const ignore = () => {}
 
+/** Why a connection attempt failed, and whether retrying can help. */
+interface Failure {
+  readonly reason: string
+  readonly permanent: boolean
+}
+
 /** Everything about one connection attempt. */
 class Session {
   /** Set once the session is set up; channel closures then end it. */
@@ -142,9 +149,15 @@ export const make = (
     let live: Live | undefined = undefined
     let liveSession: Session | undefined = undefined
     let control: Channel | undefined = undefined
-    let ready = Deferred.unsafeMake<Live, Errors.LayerClosed>(FiberId.none)
+    let ready = Deferred.unsafeMake<Live, Errors.ConnectionClosed | Errors.LayerClosed>(FiberId.none)
     let closed = false
     let lastError: string | undefined = undefined
+    /** Set while the broker refuses this layer for a reason retrying cannot fix. */
+    let refused: string | undefined = undefined
+    const refusedError = (reason: string) =>
+      new Errors.ConnectionClosed({
+        reason: `RabbitMQ refused the connection, and waiting will not change that: ${reason}`
+      })
 
     const log = (effect: Effect.Effect<void>) => {
       runFork(effect.pipe(Effect.annotateLogs({ transport: "rabbitmq", queue: queueName })))
@@ -159,7 +172,7 @@ export const make = (
       if (live !== undefined && live === session.live) {
         live = undefined
         liveSession = undefined
-        ready = Deferred.unsafeMake<Live, Errors.LayerClosed>(FiberId.none)
+        ready = Deferred.unsafeMake<Live, Errors.ConnectionClosed | Errors.LayerClosed>(FiberId.none)
         if (closed) Deferred.unsafeDone(ready, Exit.fail(new Errors.LayerClosed()))
       }
       Deferred.unsafeDone(session.lostSignal, Exit.succeed(reason))
@@ -201,7 +214,9 @@ export const make = (
           nameFinal = true
           return channel
         } catch (error) {
-          if (nameFinal || session.lost || attempt >= NAME_ATTEMPTS || !isNameConflict(error)) throw error
+          if (nameFinal || session.lost || attempt >= NAME_ATTEMPTS || !isNameConflict(error)) {
+            throw queueRefused(queueName, error)
+          }
           const taken = queueName
           queueName = nextName()
           log(Effect.logWarning(
@@ -219,7 +234,9 @@ export const make = (
       let closedEarly = false
       publisher.once("close", () => closedEarly = true)
       const first = watch(session, await model.createChannel(), "control")
-      await first.assertExchange(options.groupsExchange, "direct", { durable: false, autoDelete: false })
+      await first.assertExchange(options.groupsExchange, "direct", { durable: false, autoDelete: false }).catch(
+        (error) => Promise.reject(exchangeRefused(options.groupsExchange, error))
+      )
       const channel = await declareQueue(session, first)
       channel.once("close", () => closedEarly = true)
       if (session.lost || closed) throw new Error(session.error ?? "the connection closed during setup")
@@ -255,7 +272,7 @@ export const make = (
         const { model, target } = yield* Effect.acquireRelease(
           Dial.dial(options, `channel-layer ${queueName}`, hooks.lookup),
           ({ model }) => closeModel(model)
-        ).pipe(Effect.mapError((error) => error.reason))
+        ).pipe(Effect.mapError((error): Failure => ({ reason: error.reason, permanent: error.permanent })))
         const session = new Session(generation, model)
         model.on("error", (error: unknown) => {
           session.error = describeError(error)
@@ -269,14 +286,27 @@ export const make = (
         model.on("unblocked", () => log(Effect.logInfo("RabbitMQ unblocked the connection")))
         const result = yield* Effect.tryPromise({
           try: () => setup(session),
-          catch: (error) => describeError(error)
+          catch: (error): Failure => ({
+            reason: `${target.label}: ${describeError(error)}`,
+            permanent: error instanceof SetupRefused
+          })
         }).pipe(
-          Effect.raceFirst(Effect.flatMap(Deferred.await(session.lostSignal), Effect.fail)),
-          Effect.tapError((reason) => Effect.sync(() => lose(session, reason)))
+          Effect.raceFirst(
+            Effect.flatMap(
+              Deferred.await(session.lostSignal),
+              (reason) => Effect.fail<Failure>({ reason: `${target.label}: ${reason}`, permanent: false })
+            )
+          ),
+          Effect.tapError((failure) => Effect.sync(() => lose(session, failure.reason)))
         )
         // Publish it in one step with the check: amqplib events may have ended it meanwhile.
         yield* Effect.suspend(() => {
-          if (session.lost) return Effect.fail(session.error ?? "the connection closed during setup")
+          if (session.lost) {
+            return Effect.fail<Failure>({
+              reason: `${target.label}: ${session.error ?? "the connection closed during setup"}`,
+              permanent: false
+            })
+          }
           live = result
           liveSession = session
           Deferred.unsafeDone(ready, Exit.succeed(result))
@@ -310,15 +340,25 @@ export const make = (
         const outcome = yield* Effect.either(session(generation, connectedOnce))
         if (outcome._tag === "Left") {
           failures++
-          lastError = outcome.left
+          const { permanent, reason } = outcome.left
+          lastError = reason
           RabbitMQMetrics.connectFailures.unsafeUpdate(1, Metrics.transportLabel("rabbitmq"))
           yield* Effect.logWarning(
-            `cannot connect to RabbitMQ (attempt ${failures}${connectedOnce ? " to reconnect" : ""}): ${outcome.left}`
+            `cannot connect to RabbitMQ (attempt ${failures}${connectedOnce ? " to reconnect" : ""}): ${reason}`
           )
-          yield* backoff(outcome.left)
+          refused = permanent ? reason : undefined
+          // Waiting cannot help: fail whoever waits now, and later callers at once, until a
+          // connection succeeds (the loop keeps trying).
+          if (permanent && !closed) {
+            const waiting = ready
+            ready = Deferred.unsafeMake<Live, Errors.ConnectionClosed | Errors.LayerClosed>(FiberId.none)
+            Deferred.unsafeDone(waiting, Exit.fail(refusedError(reason)))
+          }
+          yield* backoff(reason)
           continue
         }
         connectedOnce = true
+        refused = undefined
         failures = 0
         lastError = outcome.right.reason
         yield* Effect.logWarning(`lost the connection to RabbitMQ: ${outcome.right.reason}; reconnecting`)
@@ -342,6 +382,7 @@ export const make = (
     const awaitLive: Manager["awaitLive"] = Effect.suspend(() => {
       if (closed) return Effect.fail(new Errors.LayerClosed())
       if (live !== undefined) return Effect.succeed(live)
+      if (refused !== undefined) return Effect.fail(refusedError(refused))
       demanded.unsafeOpen()
       return Deferred.await(ready).pipe(
         Effect.timeoutFail({

@@ -9,12 +9,17 @@ import { isIP } from "node:net"
 import type { ConnectionOptions } from "node:tls"
 import type { TlsOptions } from "../RabbitMQ.js"
 import * as Endpoints from "./endpoints.js"
+import { explainConnectError } from "./errors.js"
 import type { Resolved } from "./options.js"
 
 /** Every address failed; `reason` lists what each one said. */
 export class DialError {
   readonly _tag = "DialError"
-  constructor(readonly reason: string) {}
+  constructor(
+    readonly reason: string,
+    /** Every address failed in a way retrying cannot fix (see `explainConnectError`). */
+    readonly permanent: boolean
+  ) {}
 }
 
 const reveal = <A>(value: A | Redacted.Redacted<A>): A => Redacted.isRedacted(value) ? Redacted.value(value) : value
@@ -108,10 +113,13 @@ export const dial = (
   Effect.gen(function*() {
     const { failures, targets } = yield* Endpoints.resolve(options.endpoints, lookup)
     const reasons = [...failures]
+    let permanent = failures.length === 0 && targets.length > 0
     for (const target of targets) {
       const result = yield* Effect.either(attempt(options, target, connectionName))
       if (result._tag === "Right") return { model: result.right, target }
-      reasons.push(`${target.label}: ${Endpoints.describeError(result.left)}`)
+      const explained = explainConnectError(result.left)
+      permanent &&= explained.permanent
+      reasons.push(`${target.label}: ${explained.text}`)
     }
-    return yield* Effect.fail(new DialError(reasons.join("; ")))
+    return yield* Effect.fail(new DialError(reasons.join("; "), permanent))
   })

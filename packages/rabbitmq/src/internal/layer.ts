@@ -4,12 +4,13 @@
 import { ChannelLayer, ChannelName, Codec, Errors, LocalQueues, Message, Metrics } from "@channel-layer/core"
 import type { ConsumeMessage } from "amqplib"
 import type { Scope } from "effect"
-import { Deferred, Effect, Either, Exit, FiberId, Runtime } from "effect"
+import { Deferred, Duration, Effect, Either, Exit, FiberId } from "effect"
 import type { RabbitMQOptions } from "../RabbitMQ.js"
 import type { RabbitMQConnectionService } from "../RabbitMQConnection.js"
 import * as RabbitMQMetrics from "../RabbitMQMetrics.js"
 import type { Acker } from "./acker.js"
 import * as Connection from "./connection.js"
+import { Debounced } from "./debounced.js"
 import * as Options from "./options.js"
 
 /** Both services of one layer instance. */
@@ -19,25 +20,6 @@ export interface Services {
 }
 
 const labels = Metrics.transportLabel("rabbitmq")
-
-/** At most one event of a kind is logged per interval; the next log counts the ones held back. */
-class Throttle {
-  private last = Number.NEGATIVE_INFINITY
-  private held = 0
-  constructor(private readonly interval: number, private readonly now: () => number) {}
-  /** How many events to report now (this one and those held back), or 0 to stay quiet. */
-  hit(): number {
-    const time = this.now()
-    if (time - this.last < this.interval) {
-      this.held++
-      return 0
-    }
-    const count = this.held + 1
-    this.held = 0
-    this.last = time
-    return count
-  }
-}
 
 const NORMAL_CHANNELS =
   "the RabbitMQ layer only handles process-local channels (\"<queue>!<suffix>\" from newChannel), " +
@@ -66,9 +48,24 @@ export const make = (
     const { groupsExchange, localExpiry, maxMessageSize, remoteCapacity } = resolved
     const queues = yield* LocalQueues.make({ transport: "rabbitmq", localCapacity: resolved.localCapacity })
     const runtime = yield* Effect.runtime<never>()
-    const runFork = Runtime.runFork(runtime)
-    const skippedLog = new Throttle(1000, queues.now)
-    const nackLog = new Throttle(1000, queues.now)
+    const scope = yield* Effect.scope
+    const skippedLog = new Debounced<{ readonly queue: string; readonly reason: string; readonly body: Uint8Array }>(
+      1000,
+      queues.now,
+      runtime,
+      scope,
+      (count, { body, queue, reason }) =>
+        Effect.logWarning(
+          `skipped ${count} message(s) in queue ${queue} that are not for this layer; ` +
+            `latest: ${reason} (body ${hex(body)})`
+        ).pipe(Effect.annotateLogs("transport", "rabbitmq"))
+    )
+    const nackLog = new Debounced<string>(1000, queues.now, runtime, scope, (count, group) =>
+      Effect.logWarning(
+        `group send to ${group} was refused by a full member queue (its remoteCapacity is reached): ` +
+          "the members on that instance missed it" +
+          (count > 1 ? ` (${count} refused group sends since the last warning, this one the latest)` : "")
+      ).pipe(Effect.annotateLogs({ transport: "rabbitmq", group })))
 
     /**
      * Group membership as the application sees it: updated at once by groupAdd/groupDiscard, it
@@ -93,14 +90,8 @@ export const make = (
     }
     const skip = (queue: string, reason: string, body: Uint8Array) => {
       RabbitMQMetrics.skippedMessages.unsafeUpdate(1, labels)
-      const count = skippedLog.hit()
-      if (count === 0) return
-      runFork(
-        Effect.logWarning(
-          `skipped ${count} message(s) in queue ${queue} that are not for this layer; ` +
-            `latest: ${reason} (body ${hex(body)})`
-        ).pipe(Effect.annotateLogs("transport", "rabbitmq"))
-      )
+      // The body is copied: amqplib may reuse the buffer it is a view of.
+      skippedLog.hit({ queue, reason, body: body.slice(0, 32) })
     }
 
     const onDelivery = (acker: Acker, delivery: ConsumeMessage, queue: string): void => {
@@ -193,6 +184,21 @@ export const make = (
       return live !== undefined ? f(live) : Effect.flatMap(manager.awaitLive, f)
     }
 
+    /** `confirmTimeout`, when set, bounds the wait for a publish's confirm. */
+    const { confirmTimeout } = resolved
+    const boundConfirm: <E>(
+      effect: Effect.Effect<void, E>
+    ) => Effect.Effect<void, E | Errors.ConnectionClosed> = confirmTimeout === undefined
+      ? (effect) => effect
+      : Effect.timeoutFail({
+        duration: Duration.millis(confirmTimeout),
+        onTimeout: () =>
+          new Errors.ConnectionClosed({
+            reason: `no confirm from the broker within confirmTimeout (${confirmTimeout} ms); ` +
+              "the message may or may not be delivered"
+          })
+      })
+
     const toBuffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 
     /** The queue that owns a channel, or why the channel cannot be used here. */
@@ -214,14 +220,9 @@ export const make = (
     }
 
     const groupNack = (group: string) => () =>
-      Effect.suspend(() => {
+      Effect.sync(() => {
         Metrics.messagesRejectedFull.unsafeUpdate(1, labels)
-        const count = nackLog.hit()
-        if (count === 0) return Effect.void
-        return Effect.logWarning(
-          `group send to ${group} was refused by a full member queue (its remoteCapacity is reached): ` +
-            `the members on that instance missed it (${count} refused group sends logged here)`
-        ).pipe(Effect.annotateLogs({ transport: "rabbitmq", group }))
+        nackLog.hit(group)
       })
 
     /**
@@ -316,7 +317,7 @@ export const make = (
             Metrics.messagesRejectedFull.unsafeUpdate(1, labels)
             return Effect.fail(new Errors.ChannelFull({ channel }))
           }
-          return withLive((live) => publish(live, "", queue, body, full))
+          return boundConfirm(withLive((live) => publish(live, "", queue, body, full)))
         }),
 
       receive: (channel) =>
@@ -394,7 +395,7 @@ export const make = (
             return Effect.fail(new Errors.MessageTooLarge({ size: bytes.byteLength, maxSize: maxMessageSize }))
           }
           const body = toBuffer(bytes)
-          return withLive((live) => publish(live, groupsExchange, group, body, groupNack(group)))
+          return boundConfirm(withLive((live) => publish(live, groupsExchange, group, body, groupNack(group))))
         }),
 
       flush: Effect.dieMessage(

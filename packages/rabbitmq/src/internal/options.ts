@@ -30,6 +30,7 @@ export interface Resolved {
   readonly groupsExchange: string
   readonly connectTimeout: number
   readonly waitForConnection: number
+  readonly confirmTimeout: number | undefined
   /** Whole seconds; `undefined` accepts the broker's proposal. */
   readonly heartbeat: number | undefined
   readonly retrySchedule: Schedule.Schedule<unknown, unknown>
@@ -134,6 +135,9 @@ export const resolve = (options: RabbitMQOptions): Effect.Effect<Resolved, Error
       "waitForConnection",
       options.waitForConnection ?? "10 seconds"
     )
+    const confirmTimeout = options.confirmTimeout === undefined
+      ? undefined
+      : yield* Options.positiveDuration("confirmTimeout", options.confirmTimeout)
     let heartbeat: number | undefined = undefined
     if (options.heartbeat !== undefined) {
       const decoded = Duration.decodeUnknown(options.heartbeat)
@@ -164,6 +168,7 @@ export const resolve = (options: RabbitMQOptions): Effect.Effect<Resolved, Error
       groupsExchange,
       connectTimeout,
       waitForConnection,
+      confirmTimeout,
       heartbeat,
       retrySchedule,
       maxMessageSize
