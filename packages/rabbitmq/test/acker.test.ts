@@ -20,7 +20,7 @@ const fakeChannel = () => {
 const tick = () => new Promise((resolve) => setImmediate(resolve))
 
 describe("Acker", () => {
-  it("acks a contiguous run with one multiple ack, at the end of the turn", async () => {
+  it("acks a contiguous run with one multiple ack, once the burst is over", async () => {
     const { acks, channel } = fakeChannel()
     const acker = new Acker(channel)
     for (let tag = 1; tag <= 100; tag++) acker.delivered(tag)

@@ -1,10 +1,11 @@
 /**
  * Batched manual acknowledgements for one consumer channel.
  *
- * Acks requested in one turn of the event loop are sent together at the end of it: the run of
- * finished deliveries at the front (the oldest unacknowledged ones) as one `basic.ack` with
- * `multiple`, any finished delivery behind a still-pending one on its own at once, so that the
- * broker's prefetch window is never held by a delivery that is done.
+ * Acks requested in one burst (the deliveries of one socket read, one batch of receivers) are
+ * sent together in a microtask once it is over: the run of finished deliveries at the front (the
+ * oldest unacknowledged ones) as one `basic.ack` with `multiple`, and any finished delivery behind
+ * a still-pending one on its own, so that the broker's prefetch window is never held by a
+ * delivery that is done.
  */
 import type { Channel } from "amqplib"
 
@@ -38,7 +39,7 @@ export class Acker {
     this.finished.push(tag)
     if (!this.scheduled) {
       this.scheduled = true
-      setImmediate(this.flush)
+      queueMicrotask(this.flush)
     }
   }
 

@@ -11,6 +11,7 @@ import type { TlsOptions } from "../RabbitMQ.js"
 import * as Endpoints from "./endpoints.js"
 import { explainConnectError } from "./errors.js"
 import type { Resolved } from "./options.js"
+import { coalesceWrites } from "./socket.js"
 
 /** Every address failed; `reason` lists what each one said. */
 export class DialError {
@@ -81,6 +82,7 @@ const attempt = (options: Resolved, target: Endpoints.Target, connectionName: st
       (model) => {
         // An 'error' without a listener would crash the process; the manager adds its own.
         model.on("error", ignore)
+        coalesceWrites(model)
         if (abandoned) {
           model.close().catch(ignore)
         } else {
