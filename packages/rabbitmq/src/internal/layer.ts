@@ -31,6 +31,11 @@ const prefixPattern = /^[\w\-.]*$/
 /** The body of a membership marker (see `markers`). */
 const MARKER: Message.Message = { type: "channel_layer.membership" }
 
+/** The channel of a marker of `queue`'s instance (see `markers`). */
+const markerChannel = (queue: string) => `${queue}!membership.${ChannelName.randomLetters(12)}`
+const isMarkerOf = (queue: string, channel: string) =>
+  channel.length === queue.length + 24 && channel.startsWith(`${queue}!membership.`)
+
 const hex = (bytes: Uint8Array, max = 32) =>
   Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.byteLength, max)).toString("hex") +
   (bytes.byteLength > max ? "..." : "")
@@ -113,7 +118,11 @@ export const make = (
           queues.unsafeDeliverGroup(group, message, expiresAt, ack)
           return
         }
-        if (markers.size !== 0 && applyMarker(channel)) return ack()
+        if (message.type === MARKER.type && isMarkerOf(queue, channel)) {
+          // Ours; one whose change was already applied (its connection was lost meanwhile) is dropped.
+          if (markers.size !== 0) applyMarker(channel)
+          return ack()
+        }
         if (channel.length <= queue.length || channel.charCodeAt(queue.length) !== 33 || !channel.startsWith(queue)) {
           skip(queue, `channel ${JSON.stringify(channel)} is not a channel of this queue`, bytes)
           return ack()
@@ -141,7 +150,7 @@ export const make = (
       manager.isClosed()
         ? closedError()
         : new Errors.ConnectionClosed({
-          reason: "the connection closed before the broker confirmed the message; it may not have been delivered",
+          reason: "the connection closed before the broker confirmed the message; it may or may not have been delivered",
           cause: error
         })
     const notSent = (error: unknown) =>
@@ -233,7 +242,7 @@ export const make = (
     const marker = (live: Connection.Live, apply: () => void): Effect.Effect<void> => {
       // Published now, not when the returned effect runs: markers keep the order of the calls.
       const confirmed = Deferred.unsafeMake<void>(FiberId.none)
-      const channel = `${live.queue}!membership.${ChannelName.randomLetters(12)}`
+      const channel = markerChannel(live.queue)
       markers.set(channel, apply)
       try {
         const body = toBuffer(Codec.encode(MARKER, { channel }))
