@@ -150,7 +150,8 @@ export const make = (
       manager.isClosed()
         ? closedError()
         : new Errors.ConnectionClosed({
-          reason: "the connection closed before the broker confirmed the message; it may or may not have been delivered",
+          reason:
+            "the connection closed before the broker confirmed the message; it may or may not have been delivered",
           cause: error
         })
     const notSent = (error: unknown) =>
