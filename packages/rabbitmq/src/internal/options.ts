@@ -145,7 +145,10 @@ export const resolve = (options: RabbitMQOptions): Effect.Effect<Resolved, Error
       if (!(millis === 0 || (millis >= 1000 && millis % 1000 === 0 && millis <= 65535_000))) {
         return yield* invalid(
           "heartbeat",
-          "must be a whole number of seconds from 1 to 65535, or 0 to turn heartbeats off"
+          "must be a whole number of seconds from 1 to 65535, or 0 to turn heartbeats off " +
+            `(a plain number counts milliseconds), got ${
+              decoded._tag === "Some" ? Duration.format(decoded.value) : String(options.heartbeat)
+            }`
         )
       }
       heartbeat = millis / 1000
