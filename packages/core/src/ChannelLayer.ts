@@ -69,8 +69,9 @@ export interface ChannelLayerService {
   /** The optional capabilities this layer has. */
   readonly extensions: ReadonlySet<Extension>
   /**
-   * A new process-local channel name (`<prefix>!<random>`) that only this layer instance can
-   * receive on. Once it returns, a message sent to the channel is not lost for want of a route.
+   * A new process-local channel name that only this layer instance can receive on: in memory
+   * `<prefix>.inmemory!<random>`; broker transports put the part that routes to this instance
+   * before the `!` and the prefix after it (RabbitMQ: `<queue>!<prefix><random>`). Once it returns, a message sent to the channel is not lost for want of a route.
    * Broker transports fail with `ConnectionClosed` when the first connection cannot be made within
    * their connect bound (the contract of DESIGN.md lists only `LayerClosed`; waiting forever for a
    * broker that is down helps nobody), and with `InvalidChannelName` for a prefix that cannot

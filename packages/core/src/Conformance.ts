@@ -68,7 +68,11 @@ export interface Subject {
   readonly capabilities: Capabilities
   /** How long to wait before concluding that nothing arrives (default 300 ms). */
   readonly quietPeriod?: Duration.DurationInput
-  /** Random operation sequences the model-based test runs (default 25). */
+  /**
+   * Random operation sequences the model-based test runs (default 25). A run can leave up to 60
+   * messages unreceived, spread over two channels that are read one after the other: a broker
+   * transport needs a prefetch (local capacity) of at least that many.
+   */
   readonly modelRuns?: number
 }
 

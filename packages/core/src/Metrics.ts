@@ -62,6 +62,17 @@ export const reconnects = Metric.counter("channel_layer_reconnects", {
 })
 
 /**
+ * Failed attempts to connect to a broker (each address tried counts once).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const connectFailures = Metric.counter("channel_layer_connect_failures", {
+  description: "failed attempts to connect to the broker",
+  incremental: true
+})
+
+/**
  * Messages waiting in local buffers for a receiver.
  *
  * @since 0.1.0

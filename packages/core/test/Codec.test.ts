@@ -117,3 +117,13 @@ describe("Codec", () => {
     expect(Object.is(message.z, -0)).toBe(true)
   })
 })
+
+describe("Codec on Buffers", () => {
+  it("copies bytes out of the body it decodes (a Buffer from a socket is reused)", () => {
+    const body = Buffer.from(Codec.encode({ type: "t", b: new Uint8Array([1, 2, 3]) }, { group: "g" }))
+    const { message } = Either.getOrThrow(Codec.decode(body))
+    body.fill(0)
+    expect(message.b).toStrictEqual(new Uint8Array([1, 2, 3]))
+    expect((message.b as Uint8Array).constructor).toBe(Uint8Array)
+  })
+})

@@ -304,7 +304,9 @@ export class Reader {
 
   private bin(size: number): Uint8Array {
     this.need(size)
-    const out = this.bytes.slice(this.position, this.position + size)
+    // A copy into a plain Uint8Array: `slice` of a Buffer (amqplib's frames) would share memory.
+    const out = new Uint8Array(size)
+    out.set(this.bytes.subarray(this.position, this.position + size))
     this.position += size
     return out
   }
