@@ -1,7 +1,8 @@
 /**
- * Messages as JSON text, for the command line. JSON has no bytes and no integers beyond 2^53, so
- * those are tagged: `{"$bytes": "<base64>"}` is a Uint8Array and `{"$int": "<digits>"}` a bigint
- * (int64), both ways.
+ * Messages as JSON text, for the command line. JSON has no bytes, no integers beyond 2^53 and
+ * no NaN, infinities or -0, so those are tagged: `{"$bytes": "<base64>"}` is a Uint8Array,
+ * `{"$int": "<digits>"}` a bigint and `{"$float": "NaN" | "Infinity" | "-Infinity" | "-0"}` a
+ * float, both ways.
  *
  * @since 0.1.0
  */
@@ -13,11 +14,19 @@ const isTagged = (value: object, tag: string): value is Record<string, string> =
   return keys.length === 1 && keys[0] === tag && typeof (value as Record<string, unknown>)[tag] === "string"
 }
 
+const specialFloats: Record<string, number> = {
+  "NaN": Number.NaN,
+  "Infinity": Number.POSITIVE_INFINITY,
+  "-Infinity": Number.NEGATIVE_INFINITY,
+  "-0": -0
+}
+
 const revive = (value: unknown): unknown => {
   if (Array.isArray(value)) return value.map(revive)
   if (typeof value === "object" && value !== null) {
     if (isTagged(value, "$bytes")) return new Uint8Array(Buffer.from(value.$bytes, "base64"))
     if (isTagged(value, "$int") && /^-?\d+$/.test(value.$int)) return BigInt(value.$int)
+    if (isTagged(value, "$float") && value.$float in specialFloats) return specialFloats[value.$float]
     const out: Record<string, unknown> = {}
     for (const [key, inner] of Object.entries(value)) {
       Object.defineProperty(out, key, { value: revive(inner), enumerable: true, writable: true, configurable: true })
@@ -45,7 +54,7 @@ export const parseMessage = (text: string): Either.Either<Message.Message, Error
 }
 
 /**
- * One message as one line of JSON, bytes and int64s tagged.
+ * One message as one line of JSON, bytes, bigints and the floats JSON cannot write tagged.
  *
  * @since 0.1.0
  * @category formatting
@@ -54,5 +63,8 @@ export const formatMessage = (message: Message.Message): string =>
   JSON.stringify(message, (_key, value: unknown) => {
     if (typeof value === "bigint") return { $int: value.toString() }
     if (value instanceof Uint8Array) return { $bytes: Buffer.from(value).toString("base64") }
+    if (typeof value === "number" && (!Number.isFinite(value) || Object.is(value, -0))) {
+      return { $float: Object.is(value, -0) ? "-0" : String(value) }
+    }
     return value
   })

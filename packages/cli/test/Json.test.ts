@@ -19,4 +19,14 @@ describe("Json", () => {
     expect(Either.isLeft(Json.parseMessage("{\"text\":\"no type\"}"))).toBe(true)
     expect(Either.isLeft(Json.parseMessage("[1]"))).toBe(true)
   })
+
+  it("tags the floats JSON cannot write, so NaN is not mistaken for null", () => {
+    const text = "{\"type\":\"t\",\"nan\":{\"$float\":\"NaN\"},\"inf\":{\"$float\":\"Infinity\"}," +
+      "\"ninf\":{\"$float\":\"-Infinity\"},\"nzero\":{\"$float\":\"-0\"},\"none\":null}"
+    const message = Either.getOrThrow(Json.parseMessage(text)) as any
+    expect(message.nan).toBeNaN()
+    expect(message.inf).toBe(Infinity)
+    expect(Object.is(message.nzero, -0)).toBe(true)
+    expect(Json.formatMessage(message)).toBe(text)
+  })
 })

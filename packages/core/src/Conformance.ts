@@ -258,6 +258,7 @@ export const suite = (name: string, subject: Subject): void => {
           [{ type: "t", u: undefined }, "$.u"],
           [{ type: "t", sym: Symbol("s") }, "$.sym"],
           [{ type: "t", huge: 2n ** 64n }, "$.huge"],
+          [{ type: "t", broken: "\ud800" }, "$.broken"],
           [{ type: "t", __asgi_channel__: "x" }, "$.__asgi_channel__"],
           [{ type: "t", __asgi_group__: "x" }, "$.__asgi_group__"],
           [cyclic, "$.self"]

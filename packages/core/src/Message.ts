@@ -10,7 +10,7 @@ import { InvalidMessage } from "./Errors.js"
 
 /**
  * A value a message may carry. Integers in the safe range are numbers; integers beyond it are
- * bigints (int64 on the wire).
+ * bigints (msgpack int64, or uint64 for values from 2^63 to 2^64-1, which Python sends too).
  *
  * @since 0.1.0
  * @category models
@@ -51,10 +51,11 @@ export const RESERVED_KEY_PREFIX = "__asgi_"
  * @since 0.1.0
  * @category constants
  */
-export const MAX_DEPTH = 64
+export const MAX_DEPTH = 100
 
-const INT64_MIN = -(2n ** 63n)
-const INT64_MAX = 2n ** 63n - 1n
+// What msgpack integers can hold: int64 below zero, uint64 above.
+const INTEGER_MIN = -(2n ** 63n)
+const INTEGER_MAX = 2n ** 64n - 1n
 const SAFE_MIN = BigInt(Number.MIN_SAFE_INTEGER)
 const SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER)
 
@@ -90,6 +91,8 @@ const define = (target: Record<string, unknown>, key: string, value: unknown): v
   }
 }
 
+const LONE_SURROGATE = "a string with a lone UTF-16 surrogate has no UTF-8 form (Python refuses it too)"
+
 const describe = (value: unknown): string => {
   if (typeof value === "object" && value !== null) {
     const name = Object.getPrototypeOf(value)?.constructor?.name
@@ -98,7 +101,8 @@ const describe = (value: unknown): string => {
   return typeof value
 }
 
-const ALLOWED = "allowed are null, booleans, numbers, int64 bigints, strings, Uint8Array, arrays and plain objects"
+const ALLOWED =
+  "allowed are null, booleans, numbers, bigints from -2^63 to 2^64-1, strings, Uint8Array, arrays and plain objects"
 
 /** Copies one child value, adding its key to the path of a rejection from below. */
 const copyChild = (value: unknown, key: string | number, ancestors: Array<object>): MessageValue => {
@@ -117,11 +121,15 @@ const copyChild = (value: unknown, key: string | number, ancestors: Array<object
 const copyValue = (value: unknown, ancestors: Array<object>): MessageValue => {
   switch (typeof value) {
     case "string":
+      if (!value.isWellFormed()) throw new Rejection(LONE_SURROGATE)
+      return value
     case "boolean":
     case "number":
       return value
     case "bigint": {
-      if (value < INT64_MIN || value > INT64_MAX) throw new Rejection(`bigint ${value} is outside the int64 range`)
+      if (value < INTEGER_MIN || value > INTEGER_MAX) {
+        throw new Rejection(`bigint ${value} does not fit a msgpack integer (-2^63 to 2^64-1)`)
+      }
       return value >= SAFE_MIN && value <= SAFE_MAX ? Number(value) : value
     }
     case "object": {
@@ -143,6 +151,7 @@ const copyValue = (value: unknown, ancestors: Array<object>): MessageValue => {
       } else if (isPlainObject(value)) {
         const object: Record<string, MessageValue> = {}
         for (const key of Object.keys(value)) {
+          if (!key.isWellFormed()) throw new Rejection(`the key ${JSON.stringify(key)}: ${LONE_SURROGATE}`)
           define(object, key, copyChild((value as Record<string, unknown>)[key], key, ancestors))
         }
         out = object

@@ -32,6 +32,11 @@ describe("Message", () => {
     expect(copy.nested.list[0][0]).toBe(1)
   })
 
+  it("accepts the uint64 range that Python sends (2^63 to 2^64-1)", () => {
+    const copy = Either.getOrThrow(Message.copy({ type: "t", top: 2n ** 64n - 1n, low: -(2n ** 63n) })) as any
+    expect(copy.top).toBe(2n ** 64n - 1n)
+  })
+
   it("turns Buffers into plain Uint8Arrays and safe bigints into numbers", () => {
     const copy = Either.getOrThrow(Message.copy({ type: "t", b: Buffer.from([7]), n: 5n, big: 2n ** 62n })) as any
     expect(copy.b.constructor).toBe(Uint8Array)
@@ -57,7 +62,12 @@ describe("Message", () => {
     expect(rejection({ type: "t", a: new Int16Array(1) }).reason).toMatch(/an instance of Int16Array is not allowed/)
     expect(rejection({ type: "t", a: undefined }).reason).toMatch(/undefined is not allowed \(use null/)
     expect(rejection({ type: "t", a: () => 0 }).reason).toMatch(/a function is not allowed/)
-    expect(rejection({ type: "t", a: -(2n ** 63n) - 1n }).reason).toMatch(/outside the int64 range/)
+    expect(rejection({ type: "t", a: -(2n ** 63n) - 1n }).reason).toMatch(/does not fit a msgpack integer/)
+    expect(rejection({ type: "t", a: 2n ** 64n }).reason).toMatch(
+      /does not fit a msgpack integer \(-2\^63 to 2\^64-1\)/
+    )
+    expect(rejection({ type: "t", a: "x\ud800y" }).reason).toMatch(/lone UTF-16 surrogate/)
+    expect(rejection({ type: "t", ["k\udc00"]: 1 }).reason).toMatch(/the key .* lone UTF-16 surrogate/)
     expect(rejection({ type: "t", __asgi_x__: 1 }).reason).toMatch(/reserved for the transport envelope/)
   })
 

@@ -9,6 +9,8 @@
  * Integers decode as numbers in the safe range and as bigints beyond it.
  */
 
+import { MAX_DEPTH } from "../Message.js"
+
 /** Thrown inside the decoder; the public Codec turns it into a typed error. */
 export class MsgpackError extends Error {}
 
@@ -335,7 +337,7 @@ export class Reader {
   }
 
   value(depth = 0): unknown {
-    if (depth > 100) throw new MsgpackError("nested deeper than 100 levels")
+    if (depth > MAX_DEPTH) throw new MsgpackError(`nested deeper than ${MAX_DEPTH} levels`)
     const head = this.u8()
     if (head < 0x80) return head
     if (head < 0x90) return this.map(head & 0x0f, depth)

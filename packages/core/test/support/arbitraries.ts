@@ -2,7 +2,7 @@ import type { Message } from "@channel-layer/core/Message"
 import fc from "fast-check"
 
 const INT64_MIN = -(2n ** 63n)
-const INT64_MAX = 2n ** 63n - 1n
+const UINT64_MAX = 2n ** 64n - 1n
 
 /** Any value a message may carry, in the form the layer delivers it. */
 export const arbitraryValue: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
@@ -16,7 +16,7 @@ export const arbitraryValue: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
     // Bigints only beyond the safe range: inside it the layer delivers numbers.
     fc.oneof(
       fc.bigInt({ min: INT64_MIN, max: BigInt(Number.MIN_SAFE_INTEGER) - 1n }),
-      fc.bigInt({ min: BigInt(Number.MAX_SAFE_INTEGER) + 1n, max: INT64_MAX })
+      fc.bigInt({ min: BigInt(Number.MAX_SAFE_INTEGER) + 1n, max: UINT64_MAX })
     ),
     fc.string(),
     fc.fullUnicodeString(),
