@@ -82,6 +82,12 @@ export interface CommonOptions {
    * process that has not subscribed yet (default 5 seconds).
    */
   readonly confirmTimeout?: Duration.DurationInput
+  /**
+   * How long a send waits for room when the sending socket is at its high-water mark and
+   * `sendHighWaterMark` messages already wait for it, before failing with `ChannelFull` (default
+   * 1 second; 0 fails at once).
+   */
+  readonly sendTimeout?: Duration.DurationInput
   /** The sending socket's high-water mark, and how many messages more may wait for it (default 1000). */
   readonly sendHighWaterMark?: number
   /** The SUB socket's receive high-water mark (default 1000). */
@@ -203,7 +209,7 @@ const receiving = (
     })
     confirmations.subscribe(Topics.directSubscription(clientId))
     yield* Subscriber.start({ socket: sub, clientId, queues, confirmations, expiry: settings.expiry, warnings, labels })
-    return { clientId, warnings, queues, sub, confirmations }
+    return { clientId, warnings, queues, sub, confirmations, connections: monitor.connections }
   })
 
 /**
@@ -256,6 +262,10 @@ export const makeEmbedded = (
     for (const [i, address] of settings.subscribeAddresses.entries()) {
       yield* Sockets.connect(receiver.sub, address, `subscribeAddresses[${i}]`)
     }
+    // The peers that are up are connected before the layer is ready, so that the first
+    // newChannel is confirmed by each of them (a peer that starts later holds direct messages for
+    // this process until its subscription arrives).
+    yield* receiver.connections.settled(settings.subscribeAddresses, settings.confirmTimeout)
     const service = yield* Service.make({
       ...receiver,
       settings,
@@ -263,6 +273,7 @@ export const makeEmbedded = (
       direct: publisher.direct,
       groupLeaves: publisher.subscribed,
       group: outbox.offer,
+      whenRoom: outbox.whenRoom,
       reachable: () => true,
       unreachable: () => "the PUB socket is closed",
       drain: outbox.drain
@@ -312,6 +323,7 @@ export const makeDedicated = (
       direct: (_clientId, frames) => outbox.offer(frames) ? "queued" : "full",
       groupLeaves: () => true,
       group: outbox.offer,
+      whenRoom: outbox.whenRoom,
       reachable: () => pushConnections.connected().size > 0,
       unreachable: () =>
         `the proxy at ${settings.pushAddress} is unreachable and ${outbox.size()} messages wait for it` +

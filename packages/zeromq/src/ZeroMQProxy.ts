@@ -193,19 +193,22 @@ export const make = (options: ProxyOptions): Effect.Effect<Proxy, Errors.Invalid
       return true
     }
 
-    const forward = (batch: ReadonlyArray<Array<Buffer>>): Effect.Effect<void> =>
-      Effect.suspend(() => {
-        for (let i = 0; i < batch.length; i++) {
-          if (!route(batch[i])) {
-            forwarded += i
-            ZeroMQMetrics.proxyForwarded.unsafeUpdate(i, labels)
-            return Effect.zipRight(outbox.awaitRoom, forward(batch.slice(i)))
-          }
-        }
-        forwarded += batch.length
-        ZeroMQMetrics.proxyForwarded.unsafeUpdate(batch.length, labels)
-        return Effect.void
-      })
+    const counted = () => {
+      forwarded++
+      ZeroMQMetrics.proxyForwarded.unsafeUpdate(1, labels)
+    }
+
+    // A message the PUB socket's queue cannot take waits for room, and the PULL socket is not read
+    // meanwhile: the back-pressure reaches the senders.
+    const forward = (frames: Array<Buffer>): void | Promise<void> => {
+      if (route(frames)) return counted()
+      return new Promise<void>((resolve) =>
+        outbox.unsafeWhenRoom(() => route(frames), () => {
+          counted()
+          resolve()
+        })
+      )
+    }
 
     yield* Effect.sleep(settings.settle).pipe(
       Effect.zipRight(Effect.logDebug("the proxy forwards now")),

@@ -7,7 +7,7 @@
  */
 import { Metrics } from "@channel-layer/core"
 import type { MetricLabel, Scope } from "effect"
-import { Effect } from "effect"
+import { Duration, Effect, Schedule } from "effect"
 import type * as zmq from "zeromq"
 import type * as Warnings from "./Warnings.js"
 
@@ -22,6 +22,11 @@ export interface Connections {
   readonly connected: () => ReadonlySet<string>
   /** The last connection problem, spelled out, for error messages. */
   readonly lastProblem: () => string | undefined
+  /**
+   * Waits until each endpoint got a first answer (a handshake, or a failed attempt), or
+   * `timeout` ms passed: after it, `connected` covers every peer that was up.
+   */
+  readonly settled: (endpoints: ReadonlyArray<string>, timeout: number) => Effect.Effect<void>
 }
 
 /**
@@ -103,11 +108,13 @@ export const watch = (socket: zmq.Socket, options: Options): Effect.Effect<Conne
     const observer = socket.events
     const connected = new Set<string>()
     const everConnected = new Set<string>()
+    const answered = new Set<string>()
     let lastProblem: string | undefined
     const failedKind = handshakeFailed(options.role)
     const disconnectedKind = disconnected(options.role)
 
     const handle = (event: zmq.Event): Effect.Effect<void> => {
+      if ("address" in event) answered.add(event.address)
       switch (event.type) {
         case "handshake": {
           connected.add(event.address)
@@ -156,5 +163,17 @@ export const watch = (socket: zmq.Socket, options: Options): Effect.Effect<Conne
           : Effect.zipRight(handle(event), loop)
     )
     yield* Effect.forkScoped(Effect.interruptible(loop))
-    return { connected: () => connected, lastProblem: () => lastProblem }
+    return {
+      connected: () => connected,
+      lastProblem: () => lastProblem,
+      settled: (endpoints, timeout) =>
+        Effect.void.pipe(
+          Effect.repeat({
+            schedule: Schedule.spaced(Duration.millis(5)),
+            until: () => endpoints.every((endpoint) => connected.has(endpoint) || answered.has(endpoint))
+          }),
+          Effect.timeout(Duration.millis(timeout)),
+          Effect.ignore
+        )
+    }
   })

@@ -3,17 +3,19 @@
  * that hands them to the socket (zeromq.js allows one pending send per socket, so nothing else
  * sends on it).
  *
- * Senders only queue; the writer drains the queue in one go per wake-up, awaiting each `send`
- * (which resolves at once while the socket takes messages). When the socket cannot take more
- * (the high-water mark: a PUSH socket's send stays pending, a PUB socket with `noDrop` refuses
- * with EAGAIN and the writer backs off and retries), the queue fills up to its capacity and
- * `offer` returns `false`: the caller turns that into `ChannelFull`. Control messages
- * (subscription acknowledgements) skip the capacity and go first.
+ * Senders only queue. The writer runs a plain JavaScript loop (an Effect step per message would
+ * cost more than the message) that awaits each `send`, which resolves at once while the socket
+ * takes messages, and sleeps on a wake-up when the queue is empty. At the high-water mark a PUSH
+ * socket's send stays pending; a PUB socket with `noDrop` refuses with EAGAIN, and the fiber then
+ * backs off (1 ms, doubling, at most 50 ms, on Effect's clock) and tries again. Meanwhile the
+ * queue fills up to its capacity and `offer` returns `false`; senders may wait for room with
+ * `whenRoom`, in order of arrival. Control messages (subscription acknowledgements) skip the
+ * capacity and go first.
  *
  * @since 0.1.0
  */
 import type { Scope } from "effect"
-import { Duration, Effect, Schedule } from "effect"
+import { Duration, Effect } from "effect"
 import { Fifo } from "./Fifo.js"
 import type * as Warnings from "./Warnings.js"
 
@@ -52,8 +54,16 @@ export interface Outbox {
   readonly force: (frames: Frames) => void
   /** Queues a control message, sent before any waiting data. */
   readonly control: (frames: Frames) => void
-  /** Waits until a data message would be accepted. */
-  readonly awaitRoom: Effect.Effect<void>
+  /**
+   * Waits until `attempt` succeeds. Waiting attempts run in order, synchronously, when room is
+   * made (`release`, and once the queue is down to half its capacity), so the sender that waited
+   * longest gets the first free slot and nobody spins.
+   */
+  readonly whenRoom: (attempt: () => boolean) => Effect.Effect<void>
+  /** `whenRoom` for plain JavaScript callers: `done` runs once `attempt` succeeded. */
+  readonly unsafeWhenRoom: (attempt: () => boolean, done: () => void) => void
+  /** Runs waiting attempts (for room made elsewhere, e.g. in a hold). */
+  readonly release: () => void
   /** Waits until every queued message was handed to the socket, or `timeout` ms passed. */
   readonly drain: (timeout: number) => Effect.Effect<void>
 }
@@ -63,7 +73,12 @@ const sendFailed = (role: string): Warnings.Kind => ({
   render: (total, top) => `${role}: dropped ${total} messages the socket refused: ${top}`
 })
 
-type Outcome = "empty" | "blocked" | "closed"
+interface Waiting {
+  readonly attempt: () => boolean
+  done: (() => void) | undefined
+}
+
+type Outcome = { readonly blocked: boolean; readonly progressed: boolean }
 
 /**
  * Makes an outbox for a socket, with its writer fiber in the current scope.
@@ -78,74 +93,101 @@ export const make = (
   Effect.gen(function*() {
     const data = new Fifo<Frames>()
     const controls = new Fifo<Frames>()
+    const waiting = new Fifo<Waiting>()
+    // Waiting senders get room back in bursts, once the queue is down to half: a slot at a time
+    // would cost a suspend and resume of a sender per message.
+    const lowWater = Math.floor(options.capacity / 2)
     const failedKind = sendFailed(options.role)
     let wake: (() => void) | undefined
-    const roomWaiters: Array<() => void> = []
+    let drained: Array<() => void> = []
 
-    const signal = () => {
+    // The writer wakes up in the next turn of the event loop (setImmediate), not at once: the
+    // messages the fibers queue in the meantime then go out in one burst, which wakes libzmq's
+    // I/O thread once instead of once per message.
+    let scheduled = false
+    const wakeUp = () => {
+      scheduled = false
       if (wake !== undefined) {
         const resume = wake
         wake = undefined
         resume()
       }
     }
-
-    const releaseRoom = () => {
-      if (roomWaiters.length > 0 && data.length < options.capacity) {
-        for (const resume of roomWaiters.splice(0)) resume()
+    const signal = () => {
+      if (wake !== undefined && !scheduled) {
+        scheduled = true
+        setImmediate(wakeUp)
       }
     }
 
-    /** Hands queued messages to the socket until the queue is empty or the socket refuses. */
-    const write = async (): Promise<Outcome> => {
+    /** Runs the waiting attempts in order until one fails. */
+    const release = () => {
+      let head: Waiting | undefined
+      while ((head = waiting.peek()) !== undefined) {
+        if (head.done === undefined) {
+          waiting.shift() // abandoned (timed out or interrupted)
+          continue
+        }
+        if (!head.attempt()) return
+        waiting.shift()
+        const done = head.done
+        head.done = undefined
+        done()
+      }
+    }
+
+    /**
+     * Hands queued messages to the socket, sleeping while there are none; returns when the
+     * socket refuses (EAGAIN) or is closed.
+     */
+    const write = async (): Promise<Outcome | undefined> => {
+      let progressed = false
       for (;;) {
         const fromControl = controls.length > 0
         const frames = fromControl ? controls.peek() : data.peek()
-        if (frames === undefined) return "empty"
+        if (frames === undefined) {
+          if (drained.length > 0) { for (const resume of drained.splice(0)) resume() }
+          await new Promise<void>((resume) => wake = resume)
+          if (socket.closed) return undefined
+          continue
+        }
         try {
           await socket.send(frames)
         } catch (error) {
-          if (socket.closed) return "closed"
-          if ((error as { code?: string }).code === "EAGAIN") return "blocked"
+          if (socket.closed) return undefined
+          if ((error as { code?: string }).code === "EAGAIN") return { blocked: true, progressed }
           options.warnings.report(failedKind, (error as Error).message ?? String(error))
         }
+        progressed = true
         if (fromControl) controls.shift()
         else {
           data.shift()
-          releaseRoom()
+          if (waiting.length > 0 && data.length <= lowWater) release()
         }
       }
     }
 
-    const idle = Effect.async<void>((resume) => {
-      if (data.length > 0 || controls.length > 0) return resume(Effect.void)
-      wake = () => resume(Effect.void)
-      return Effect.sync(() => {
-        wake = undefined
-      })
-    })
-
-    // At the high-water mark a PUB socket with noDrop refuses at once (EAGAIN) and never reports
-    // when it could take more, so the writer retries: 1 ms, doubling, at most every 50 ms.
-    const backoff = Schedule.exponential(Duration.millis(1)).pipe(Schedule.union(Schedule.spaced(Duration.millis(50))))
-    const writeAll = Effect.promise(write).pipe(
-      Effect.flatMap((outcome) => outcome === "blocked" ? Effect.fail(outcome) : Effect.succeed(outcome)),
-      Effect.retry(backoff),
-      Effect.orElseSucceed(() => "closed" as const)
-    )
-
-    yield* idle.pipe(
-      Effect.zipRight(writeAll),
-      Effect.repeat({ until: (outcome) => outcome === "closed" }),
-      Effect.interruptible,
-      Effect.forkScoped
-    )
+    yield* Effect.gen(function*() {
+      let backoff = 1
+      for (;;) {
+        const outcome = yield* Effect.promise(write)
+        if (outcome === undefined) return
+        backoff = outcome.progressed ? 1 : Math.min(backoff * 2, 50)
+        yield* Effect.sleep(Duration.millis(backoff))
+      }
+    }).pipe(Effect.interruptible, Effect.forkScoped)
 
     const offer = (frames: Frames): boolean => {
       if (data.length >= options.capacity) return false
       data.push(frames)
       signal()
       return true
+    }
+
+    const unsafeWhenRoom = (attempt: () => boolean, done: () => void): Waiting => {
+      const entry: Waiting = { attempt, done }
+      waiting.push(entry)
+      return entry
     }
 
     return {
@@ -160,23 +202,25 @@ export const make = (
         controls.push(frames)
         signal()
       },
-      awaitRoom: Effect.async<void>((resume) => {
-        if (data.length < options.capacity) return resume(Effect.void)
-        const waiter = () => resume(Effect.void)
-        roomWaiters.push(waiter)
-        return Effect.sync(() => {
-          const index = roomWaiters.indexOf(waiter)
-          if (index !== -1) roomWaiters.splice(index, 1)
-        })
-      }),
+      whenRoom: (attempt) =>
+        Effect.async<void>((resume) => {
+          const entry = unsafeWhenRoom(attempt, () => resume(Effect.void))
+          return Effect.sync(() => {
+            entry.done = undefined
+          })
+        }),
+      unsafeWhenRoom: (attempt, done) => {
+        unsafeWhenRoom(attempt, done)
+      },
+      release,
       drain: (timeout) =>
-        Effect.void.pipe(
-          Effect.repeat({
-            schedule: Schedule.spaced(Duration.millis(5)),
-            until: () => (data.length === 0 && controls.length === 0) || socket.closed
-          }),
-          Effect.timeout(Duration.millis(timeout)),
-          Effect.ignore
-        )
+        Effect.async<void>((resume) => {
+          if ((data.length === 0 && controls.length === 0) || socket.closed) return resume(Effect.void)
+          const done = () => resume(Effect.void)
+          drained.push(done)
+          return Effect.sync(() => {
+            drained = drained.filter((item) => item !== done)
+          })
+        }).pipe(Effect.timeout(Duration.millis(timeout)), Effect.ignore)
     }
   })

@@ -107,7 +107,6 @@ export const make = (options: Options): Effect.Effect<Publisher, never, Scope.Sc
     const gone = new Set<string>()
     const holds = new Map<string, Fifo<Held>>()
     let heldCount = 0
-
     const markGone = (clientId: string) => {
       if (gone.size >= goneLimit) gone.delete(gone.values().next().value!)
       gone.add(clientId)
@@ -130,6 +129,7 @@ export const make = (options: Options): Effect.Effect<Publisher, never, Scope.Sc
             holds.delete(clientId)
             heldCount -= held.length
             for (const item of held.drain()) outbox.force(item.frames)
+            outbox.release()
           }
         }
       } else {
@@ -142,14 +142,7 @@ export const make = (options: Options): Effect.Effect<Publisher, never, Scope.Sc
       }
     }
 
-    yield* Reader.start(
-      options.socket,
-      options.role,
-      (batch) =>
-        Effect.sync(() => {
-          for (const frames of batch) onSubscription(frames[0])
-        })
-    )
+    yield* Reader.start(options.socket, options.role, (frames) => onSubscription(frames[0]))
 
     const sweep = Effect.sync(() => {
       const time = now()
@@ -170,6 +163,7 @@ export const make = (options: Options): Effect.Effect<Publisher, never, Scope.Sc
           markGone(clientId)
         }
       }
+      outbox.release()
     })
     const sweepEvery = Duration.millis(Math.min(250, Math.max(10, options.holdTimeout / 4)))
     yield* sweep.pipe(Effect.repeat(Schedule.spaced(sweepEvery)), Effect.interruptible, Effect.forkScoped)

@@ -1,8 +1,12 @@
 /**
  * The one reader fiber of a socket (zeromq.js allows one pending receive per socket). It keeps a
- * receive pending at all times, so a SUB socket goes on reading across reconnects, and hands
- * what arrived to a handler in batches: after the first message of a batch it takes whatever
- * else the socket already holds, so a burst costs one turn of the fiber, not one per message.
+ * receive pending at all times, so a SUB socket goes on reading across reconnects.
+ *
+ * The per-message path is plain JavaScript: the fiber runs one loop that awaits each receive and
+ * hands the frames to a synchronous handler (which may return a promise to wait on, e.g. for
+ * room in an outbox). An Effect step per message would cost more than the message itself. The
+ * fiber only comes back to Effect when the socket closes, or when a receive fails (logged, then
+ * tried again after a pause).
  *
  * @since 0.1.0
  */
@@ -17,21 +21,37 @@ import { Duration, Effect } from "effect"
  */
 export interface Readable {
   readonly receive: () => Promise<Array<Buffer>>
-  readonly readable: boolean
   readonly closed: boolean
 }
 
-const readBatch = async (socket: Readable, max: number): Promise<Array<Array<Buffer>> | undefined> => {
-  const first = await socket.receive()
-  // zeromq.js resolves a pending receive with undefined when the socket closes.
-  if (first === undefined) return undefined
-  const batch = [first]
-  while (batch.length < max && !socket.closed && socket.readable) {
-    const next = await socket.receive()
-    if (next === undefined) break
-    batch.push(next)
+/**
+ * Handles one received message; a returned promise is awaited before the next receive.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Handler = (frames: Array<Buffer>) => void | Promise<void>
+
+type Stop = { readonly _tag: "Closed" } | { readonly _tag: "Failed"; readonly error: unknown }
+
+const loop = async (socket: Readable, handle: Handler): Promise<Stop> => {
+  for (;;) {
+    let frames: Array<Buffer> | undefined
+    try {
+      frames = await socket.receive()
+    } catch (error) {
+      return socket.closed ? { _tag: "Closed" } : { _tag: "Failed", error }
+    }
+    // zeromq.js resolves a pending receive with undefined when the socket closes.
+    if (frames === undefined) return { _tag: "Closed" }
+    let waiting: void | Promise<void>
+    try {
+      waiting = handle(frames)
+    } catch (error) {
+      return { _tag: "Failed", error }
+    }
+    if (waiting !== undefined) await waiting
   }
-  return batch
 }
 
 /**
@@ -40,28 +60,16 @@ const readBatch = async (socket: Readable, max: number): Promise<Array<Array<Buf
  * @since 0.1.0
  * @category constructors
  */
-export const start = (
-  socket: Readable,
-  role: string,
-  handle: (batch: ReadonlyArray<Array<Buffer>>) => Effect.Effect<void>,
-  maxBatch = 512
-): Effect.Effect<void, never, Scope.Scope> => {
-  const step: Effect.Effect<boolean> = Effect.tryPromise(() => readBatch(socket, maxBatch)).pipe(
-    Effect.matchEffect({
-      onFailure: (error) =>
-        socket.closed
-          ? Effect.succeed(false)
-          : Effect.logWarning(`${role}: receive failed, retrying: ${String(error.cause)}`).pipe(
-            Effect.zipRight(Effect.sleep(Duration.millis(10))),
-            Effect.as(true)
-          ),
-      onSuccess: (batch) => batch === undefined ? Effect.succeed(false) : Effect.as(handle(batch), true)
-    })
+export const start = (socket: Readable, role: string, handle: Handler): Effect.Effect<void, never, Scope.Scope> => {
+  const run: Effect.Effect<void> = Effect.promise(() => loop(socket, handle)).pipe(
+    Effect.flatMap((stop) =>
+      stop._tag === "Closed"
+        ? Effect.void
+        : Effect.logWarning(`${role}: receive failed, retrying: ${String(stop.error)}`).pipe(
+          Effect.zipRight(Effect.sleep(Duration.millis(10))),
+          Effect.zipRight(Effect.suspend(() => run))
+        )
+    )
   )
-  return step.pipe(
-    Effect.repeat({ while: (more) => more }),
-    Effect.interruptible,
-    Effect.forkScoped,
-    Effect.asVoid
-  )
+  return Effect.asVoid(Effect.forkScoped(Effect.interruptible(run)))
 }

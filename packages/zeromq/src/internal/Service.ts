@@ -12,8 +12,9 @@
  *   local channel fails with `ChannelFull`; a message from another process to a full channel is
  *   dropped by the receiver, counted and logged (a PUB/SUB link has no way back to the sender).
  *   A send that the sending socket cannot take (its high-water mark is reached and its queue is
- *   full) fails with `ChannelFull` too, or with `ConnectionClosed` when the socket has no
- *   connection (the proxy is down).
+ *   full) waits up to `sendTimeout` for room, then fails with `ChannelFull` too, or with
+ *   `ConnectionClosed` when the socket has no connection (the proxy is down). A group send in
+ *   that situation drops the message for the other processes (counted and logged) instead.
  *
  * @since 0.1.0
  */
@@ -27,7 +28,7 @@ import {
   Metrics
 } from "@channel-layer/core"
 import type { MetricLabel, Scope } from "effect"
-import { Effect, Either } from "effect"
+import { Duration, Effect, Either } from "effect"
 import * as ZeroMQMetrics from "../ZeroMQMetrics.js"
 import type * as Confirmations from "./Confirmations.js"
 import type * as Outbox from "./Outbox.js"
@@ -55,6 +56,8 @@ export interface Wiring {
   readonly groupLeaves: (subscription: string) => boolean
   /** Queues a group message for other processes; `false` when the socket's queue is full. */
   readonly group: (frames: Outbox.Frames) => boolean
+  /** Waits until `attempt` succeeds, run each time the sending socket's queue (or hold) makes room. */
+  readonly whenRoom: (attempt: () => boolean) => Effect.Effect<void>
   /** Whether the sending socket has a connection to hand messages to (the proxy, in dedicated mode). */
   readonly reachable: () => boolean
   /** Words for a `ConnectionClosed` when it has not ("the proxy at tcp://..."). */
@@ -131,6 +134,22 @@ export const make = (
 
     const unreachable = () => new Errors.ConnectionClosed({ reason: wiring.unreachable() })
 
+    /**
+     * Waits (up to `sendTimeout`) until `attempt` succeeds when the sending socket's queue makes
+     * room; otherwise `otherwise` decides (fail, or drop and log).
+     */
+    const whenRoom = <E>(
+      attempt: () => boolean,
+      otherwise: () => Effect.Effect<void, E>
+    ): Effect.Effect<void, E | Errors.LayerClosed> =>
+      wiring.whenRoom(attempt).pipe(
+        Effect.timeout(Duration.millis(settings.sendTimeout)),
+        Effect.matchEffect({
+          onFailure: () => otherwise(),
+          onSuccess: () => isClosed() ? Effect.fail(new Errors.LayerClosed()) : Effect.void
+        })
+      )
+
     const send: ChannelLayer.ChannelLayerService["send"] = (channel, message) =>
       Effect.suspend((): Effect.Effect<void, ChannelLayer.SendError> => {
         if (isClosed()) return Effect.fail(new Errors.LayerClosed())
@@ -148,12 +167,18 @@ export const make = (
         }
         const body = encode(copied.right, { channel, expiresAt })
         if (Either.isLeft(body)) return Effect.fail(body.left)
-        const admission = wiring.direct(owner, [topics.directTopic(owner), body.right])
-        if (admission !== "full" && admission !== "hold-full") return Effect.void
-        if (!wiring.reachable()) return Effect.fail(unreachable())
-        warnings.report(backPressureKind, channel)
-        Metrics.messagesRejectedFull.unsafeUpdate(1, labels)
-        return Effect.fail(new Errors.ChannelFull({ channel }))
+        const frames = [topics.directTopic(owner), body.right]
+        const attempt = () => {
+          const admission = wiring.direct(owner, frames)
+          return admission !== "full" && admission !== "hold-full"
+        }
+        if (attempt()) return Effect.void
+        return whenRoom(attempt, (): Effect.Effect<void, Errors.ChannelFull | Errors.ConnectionClosed> => {
+          if (!wiring.reachable()) return Effect.fail(unreachable())
+          warnings.report(backPressureKind, channel)
+          Metrics.messagesRejectedFull.unsafeUpdate(1, labels)
+          return Effect.fail(new Errors.ChannelFull({ channel }))
+        })
       })
 
     const groupSend: ChannelLayer.ChannelLayerService["groupSend"] = (group, message) =>
@@ -171,11 +196,15 @@ export const make = (
         const body = encode(copied.right, { group, expiresAt })
         if (Either.isLeft(body)) return Effect.fail(body.left)
         queues.unsafeDeliverGroup(group, copied.right, expiresAt)
-        if (wiring.group([topics.groupTopic(group), body.right])) return Effect.void
-        if (!wiring.reachable()) return Effect.fail(unreachable())
-        warnings.report(groupDroppedKind, group)
-        ZeroMQMetrics.groupMessagesDropped.unsafeUpdate(1, labels)
-        return Effect.void
+        const frames = [topics.groupTopic(group), body.right]
+        const attempt = () => wiring.group(frames)
+        if (attempt()) return Effect.void
+        return whenRoom(attempt, (): Effect.Effect<void, Errors.ConnectionClosed> => {
+          if (!wiring.reachable()) return Effect.fail(unreachable())
+          warnings.report(groupDroppedKind, group)
+          ZeroMQMetrics.groupMessagesDropped.unsafeUpdate(1, labels)
+          return Effect.void
+        })
       })
 
     /** Validates a group and one of this layer's channels. */

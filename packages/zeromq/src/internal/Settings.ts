@@ -54,6 +54,7 @@ export interface LayerSettings extends SocketSettings {
   readonly capacityOf: (channel: string) => number
   readonly expiry: number
   readonly confirmTimeout: number
+  readonly sendTimeout: number
   readonly maxMessageSize: number
 }
 
@@ -255,6 +256,7 @@ const layerSettings = (
       capacityOf: ChannelCapacity.resolver(capacity, options.channelCapacity),
       expiry: yield* Options.positiveDuration("expiry", options.expiry ?? Duration.seconds(60)),
       confirmTimeout: yield* Options.positiveDuration("confirmTimeout", options.confirmTimeout ?? Duration.seconds(5)),
+      sendTimeout: yield* nonNegativeDuration("sendTimeout", options.sendTimeout ?? Duration.seconds(1)),
       maxMessageSize: yield* Options.positiveInteger("maxMessageSize", options.maxMessageSize ?? 8 * 1024 * 1024)
     }
   })

@@ -6,7 +6,7 @@
  */
 import { Errors } from "@channel-layer/core"
 import type { Scope } from "effect"
-import { Effect } from "effect"
+import { Duration, Effect, Schedule } from "effect"
 import * as zmq from "zeromq"
 import type { SocketSettings } from "./Settings.js"
 
@@ -102,6 +102,8 @@ export const message = (error: unknown): string => error instanceof Error ? erro
 
 /**
  * Binds a socket and returns the endpoint it is bound to (with the port resolved for `:*`/`:0`).
+ * An address in use is tried again for up to two seconds: a socket that held it in this process
+ * may still be closing in the background (libzmq closes asynchronously).
  *
  * @since 0.1.0
  * @category resources
@@ -113,8 +115,17 @@ export const bind = (
 ): Effect.Effect<string, Errors.InvalidOptions> =>
   Effect.tryPromise({
     try: () => socket.bind(address),
-    catch: (error) => new Errors.InvalidOptions({ option, reason: `cannot bind ${address}: ${message(error)}` })
-  }).pipe(Effect.map(() => socket.lastEndpoint ?? address))
+    catch: (error) => error
+  }).pipe(
+    Effect.retry({
+      schedule: Schedule.spaced(Duration.millis(50)).pipe(Schedule.upTo(Duration.seconds(2))),
+      while: (error) => (error as { code?: string }).code === "EADDRINUSE"
+    }),
+    Effect.mapError((error) =>
+      new Errors.InvalidOptions({ option, reason: `cannot bind ${address}: ${message(error)}` })
+    ),
+    Effect.map(() => socket.lastEndpoint ?? address)
+  )
 
 /**
  * Connects a socket (the connection is made, and remade, in the background).

@@ -10,8 +10,9 @@
  * @since 0.1.0
  */
 import { Codec, type LocalQueues, Metrics } from "@channel-layer/core"
-import type { MetricLabel, Scope } from "effect"
-import { Effect, Either } from "effect"
+import type { Effect, MetricLabel, Scope } from "effect"
+
+import { Either } from "effect"
 import type * as zmq from "zeromq"
 import * as ZeroMQMetrics from "../ZeroMQMetrics.js"
 import type * as Confirmations from "./Confirmations.js"
@@ -103,8 +104,5 @@ export const start = (options: Options): Effect.Effect<void, never, Scope.Scope>
     }
   }
 
-  return Reader.start(options.socket, "the SUB socket", (batch) =>
-    Effect.sync(() => {
-      for (const frames of batch) handle(frames)
-    }))
+  return Reader.start(options.socket, "the SUB socket", handle)
 }

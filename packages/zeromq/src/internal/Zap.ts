@@ -66,13 +66,5 @@ export const start = (
       warnings.report(refused, `${key} from ${address?.toString() ?? "?"}`)
       return reply("400", "client key not authorized")
     }
-    yield* Reader.start(
-      router,
-      "the ZAP handler",
-      (batch) =>
-        Effect.forEach(batch, (request) => Effect.ignore(Effect.tryPromise(() => router.send(answer(request)))), {
-          discard: true
-        }),
-      1
-    )
+    yield* Reader.start(router, "the ZAP handler", (request) => router.send(answer(request)).catch(() => {}))
   })
