@@ -51,6 +51,17 @@ export const messagesRejectedFull = Metric.counter("channel_layer_messages_rejec
 })
 
 /**
+ * Messages the broker could not route: a direct send to a channel whose owner is gone.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const messagesUnroutable = Metric.counter("channel_layer_messages_unroutable", {
+  description: "direct messages the broker dropped because no queue had the channel's name",
+  incremental: true
+})
+
+/**
  * Reconnections of a broker transport.
  *
  * @since 0.1.0

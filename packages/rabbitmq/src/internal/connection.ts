@@ -52,6 +52,8 @@ export interface Handlers {
   readonly onDelivery: (acker: Acker, message: ConsumeMessage, queue: string) => void
   /** A session ended: its queue and everything in flight in it are gone. */
   readonly onLost: () => void
+  /** The broker returned a mandatory publish it could not route (no queue has that name). */
+  readonly onReturned: (message: ConsumeMessage) => void
 }
 
 /** Test seams. */
@@ -233,6 +235,7 @@ export const make = (
       const publisher = watch(session, await model.createConfirmChannel(), "publisher") as ConfirmChannel
       let closedEarly = false
       publisher.once("close", () => closedEarly = true)
+      publisher.on("return", handlers.onReturned)
       const first = watch(session, await model.createChannel(), "control")
       await first.assertExchange(options.groupsExchange, "direct", { durable: false, autoDelete: false }).catch(
         (error) => Promise.reject(exchangeRefused(options.groupsExchange, error))

@@ -72,6 +72,19 @@ export const make = (
           (count > 1 ? ` (${count} refused group sends since the last warning, this one the latest)` : "")
       ).pipe(Effect.annotateLogs({ transport: "rabbitmq", group })))
 
+    // A direct send goes out `mandatory`: when no queue has the channel's name (the instance
+    // that owned it is gone), the broker returns it and we say so, instead of dropping it unseen.
+    // The send itself succeeded, as in the Python layer and Django's semantics of channels.
+    const returnedLog = new Debounced<string>(1000, queues.now, runtime, scope, (count, queue) =>
+      Effect.logWarning(
+        `direct message dropped by the broker: no queue ${queue} (the layer instance that owned the channel is gone)` +
+          (count > 1 ? ` (${count} such messages since the last warning, this one the latest)` : "")
+      ).pipe(Effect.annotateLogs({ transport: "rabbitmq", queue })))
+    const onReturned = (message: { readonly fields: { readonly routingKey: string } }) => {
+      Metrics.messagesUnroutable.unsafeUpdate(1, labels)
+      returnedLog.hit(message.fields.routingKey)
+    }
+
     /**
      * Group membership as the application sees it: updated at once by groupAdd/groupDiscard, it
      * decides binds (first member) and unbinds (last member) and what a new connection binds.
@@ -143,7 +156,7 @@ export const make = (
 
     const groups = () => [...members.keys()]
 
-    const manager = yield* Connection.make(resolved, { groups, onDelivery, onLost }, hooks)
+    const manager = yield* Connection.make(resolved, { groups, onDelivery, onLost, onReturned }, hooks)
 
     const closedError = () => new Errors.LayerClosed()
     const lostConfirm = (error: unknown) =>
@@ -160,6 +173,8 @@ export const make = (
         cause: error
       })
 
+    const mandatory = { mandatory: true }
+
     /**
      * Publishes and waits for the broker's confirm. A publish that throws (its channel is already
      * closed, so nothing was sent) waits for the next connection and tries once more.
@@ -174,7 +189,9 @@ export const make = (
     ): Effect.Effect<void, E | Errors.ConnectionClosed | Errors.LayerClosed> =>
       Effect.async((resume) => {
         try {
-          live.publisher.publish(exchange, routingKey, body, undefined, (error: Error | null) => {
+          // Direct sends (default exchange) are mandatory, see `onReturned`; an empty group is normal.
+          const options = exchange === "" ? mandatory : undefined
+          live.publisher.publish(exchange, routingKey, body, options, (error: Error | null) => {
             if (error === null) resume(Effect.void)
             else if (error.message === "message nacked") resume(onNack())
             else resume(Effect.fail(lostConfirm(error)))
