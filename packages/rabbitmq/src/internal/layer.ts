@@ -61,7 +61,7 @@ export const make = (
       scope,
       (count, { body, queue, reason }) =>
         Effect.logWarning(
-          `skipped ${count} message(s) in queue ${queue} that are not for this layer; ` +
+          `skipped ${count} message(s) in queue ${queue} that this layer cannot deliver; ` +
             `latest: ${reason} (body ${hex(body)})`
         ).pipe(Effect.annotateLogs("transport", "rabbitmq"))
     )
