@@ -1,15 +1,15 @@
 /**
  * What the RabbitMQ tests share: the broker URL, raw amqplib access and `rabbitmqctl` readings.
  */
-import type { ChannelLayer, Errors, Message } from "@channel-layer/core"
+import type { ChannelLayer, Errors } from "@channel-layer/core"
 import { RabbitMQ } from "@channel-layer/rabbitmq"
 import amqp from "amqplib"
 import type { Channel } from "amqplib"
 import type { Scope } from "effect"
 import { Duration, Effect, FiberRef, HashSet, Logger, Schedule } from "effect"
 import { execFile } from "node:child_process"
-import { readFileSync } from "node:fs"
 import { promisify } from "node:util"
+import { goldenCases as coreGoldenCases } from "../../core/test/support/golden.js"
 import type * as Connection from "../src/internal/connection.js"
 import * as InternalLayer from "../src/internal/layer.js"
 
@@ -163,38 +163,11 @@ export const scopedExchange = (name: string) =>
       })
   )
 
-/** One case of the Python layer's golden wire bytes (test/fixtures/channels_rabbitmq-wire.json). */
-export interface GoldenCase {
-  readonly name: string
-  readonly kind: "channel" | "group"
-  readonly recipient: string
-  readonly message: Message.Message
-  readonly body: Buffer
-}
-
-/** The fixture's JSON conventions ({"$bytes": hex}, {"$int": decimal}) back into values. */
-const revive = (value: unknown): unknown => {
-  if (Array.isArray(value)) return value.map(revive)
-  if (typeof value === "object" && value !== null) {
-    const record = value as Record<string, unknown>
-    if (typeof record.$bytes === "string") return new Uint8Array(Buffer.from(record.$bytes, "hex"))
-    if (typeof record.$int === "string") return BigInt(record.$int)
-    return Object.fromEntries(Object.entries(record).map(([key, item]) => [key, revive(item)]))
-  }
-  return value
-}
-
-/** The golden cases, from this package's copy of the fixture. */
-export const goldenCases = (): ReadonlyArray<GoldenCase> => {
-  const file = JSON.parse(readFileSync(new URL("fixtures/channels_rabbitmq-wire.json", import.meta.url), "utf8"))
-  return file.cases.map((entry: any) => ({
-    name: entry.name,
-    kind: entry.kind,
-    recipient: entry.recipient,
-    message: revive(entry.message) as Message.Message,
-    body: Buffer.from(entry.body_hex, "hex")
-  }))
-}
+/**
+ * The Python layer's golden wire bytes, from core's fixture (one copy in the repository), with
+ * each body as a Buffer for amqplib.
+ */
+export const goldenCases = () => coreGoldenCases().map((golden) => ({ ...golden, body: Buffer.from(golden.body) }))
 
 /** Polls `check` every 10 ms until it holds; fails naming `what` after `timeout`. */
 export const waitFor = (

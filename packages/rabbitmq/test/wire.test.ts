@@ -1,6 +1,6 @@
 /**
  * Wire compatibility with Python's channels_rabbitmq: the bodies the layer puts on the wire are
- * byte for byte what the Python layer publishes for the same messages (test/fixtures, a copy of
+ * byte for byte what the Python layer publishes for the same messages (core's test/fixtures, a copy of
  * the project's golden file), and the layer decodes the Python layer's bytes back into the same
  * messages, for direct and group messages.
  */
