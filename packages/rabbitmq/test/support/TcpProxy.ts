@@ -163,6 +163,8 @@ export const make = (options: TcpProxyOptions): Effect.Effect<TcpProxy, TcpProxy
     const awaitActive = (predicate: (active: number) => boolean, timeout: Duration.DurationInput = "10 seconds") =>
       activeConnections.pipe(
         Effect.repeat({ schedule: Schedule.spaced("20 millis"), until: predicate }),
+        // `repeat` with a schedule yields the schedule's output: read the count itself.
+        Effect.zipRight(activeConnections),
         Effect.timeoutFail({
           duration: timeout,
           onTimeout: () =>
