@@ -117,6 +117,8 @@ export const watch = (socket: zmq.Socket, options: Options): Effect.Effect<Conne
       if ("address" in event) answered.add(event.address)
       switch (event.type) {
         case "handshake": {
+          // A bound socket sees its own endpoint here, once per peer: peers come and go.
+          if (options.side === "server") return Effect.void
           connected.add(event.address)
           options.onHandshake?.(event.address)
           if (everConnected.has(event.address)) {
@@ -127,6 +129,7 @@ export const watch = (socket: zmq.Socket, options: Options): Effect.Effect<Conne
           return Effect.logDebug(`${options.role}: connected to ${event.address}`)
         }
         case "disconnect": {
+          if (options.side === "server") return Effect.logDebug(`${options.role}: a peer disconnected`)
           if (connected.delete(event.address)) {
             options.onDisconnect?.(event.address)
             options.warnings.report(disconnectedKind, event.address)
