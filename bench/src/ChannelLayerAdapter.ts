@@ -21,7 +21,9 @@
  * @since 0.1.0
  */
 import { Context, Effect, Layer, Predicate } from "effect"
+import type { Scope } from "effect"
 import type { BenchMessage } from "./Message.js"
+import type { Probes } from "./Probes.js"
 import type { PointToPointAdapter, PointToPointFloors } from "./Transport.js"
 
 /**
@@ -64,49 +66,100 @@ export interface Options<I, S extends ChannelLayerService> {
   readonly channelPrefix?: string
 }
 
-const isChannelFull = (error: unknown): boolean => Predicate.isTagged(error, "ChannelFull")
+/**
+ * A sender and a receiver instance of one transport, built in a scope. Broker transports build
+ * two instances on separate connections; the in-memory layer returns one instance as both.
+ * @since 0.1.0
+ * @category models
+ */
+export interface Instances {
+  readonly sender: ChannelLayerService
+  readonly receiver: ChannelLayerService
+  /** What the transport's broker can tell (RabbitMQ). */
+  readonly probes?: Probes
+}
 
 /**
- * Builds an adapter that, per scenario, builds the sender (and receiver) layers in the scenario's
- * scope, creates one channel on the receiver, sends to it from the sender and receives on it.
- *
- * A send that fails with `ChannelFull` (the channel's capacity is reached because the receiver is
- * behind, which the in-memory layer reports at once) is retried after yielding, as an application
- * would, one retrying fiber at a time; the number of retries is reported in the details. Any other
- * failure fails the scenario.
+ * Builds one instance of a service from its layer, in the current scope.
  * @since 0.1.0
  * @category constructors
  */
-export const make = <I, S extends ChannelLayerService>(options: Options<I, S>): PointToPointAdapter => ({
+export const build = <I, S extends ChannelLayerService>(
+  tag: Context.Tag<I, S>,
+  layer: Layer.Layer<I, unknown>
+): Effect.Effect<S, unknown, Scope.Scope> => Effect.map(Layer.build(layer), (context) => Context.get(context, tag))
+
+/**
+ * Options of {@link fromInstances}: {@link Options} with the instances made by an Effect instead
+ * of two layers (for transports whose receiver needs something of the sender, such as the
+ * address its PUB socket bound).
+ * @since 0.1.0
+ * @category models
+ */
+export interface InstancesOptions {
+  readonly transport: string
+  /** Builds the sender and the receiver; everything it opens is closed with the scope. */
+  readonly instances: Effect.Effect<Instances, unknown, Scope.Scope>
+  readonly floors: PointToPointFloors
+  readonly targetRatio: number
+  readonly latencySlackMs?: number
+  readonly rounds?: number
+  readonly channelPrefix?: string
+}
+
+const isChannelFull = (error: unknown): boolean => Predicate.isTagged(error, "ChannelFull")
+
+/**
+ * Sends `message` to `channel`, retrying while it fails with `ChannelFull` (the receiver is behind)
+ * as an application would: after yielding, one retrying fiber at a time (`gate`), the others
+ * waiting on the gate instead of spinning so that the receiver keeps getting its turns. Any other
+ * failure is returned. `onRetry` counts the retries.
+ * @since 0.1.0
+ * @category sending
+ */
+export const sendRetryingFull = (
+  send: (message: BenchMessage) => Effect.Effect<void, unknown>,
+  gate: Effect.Semaphore,
+  onRetry: () => void
+): (message: BenchMessage) => Effect.Effect<void, unknown> => {
+  const retry = (message: BenchMessage): Effect.Effect<void, unknown> =>
+    Effect.catchIf(send(message), isChannelFull, () =>
+      Effect.suspend(() => {
+        onRetry()
+        return Effect.zipRight(Effect.yieldNow(), retry(message))
+      }))
+  return (message) =>
+    Effect.catchIf(send(message), isChannelFull, () =>
+      Effect.suspend(() => {
+        onRetry()
+        return gate.withPermits(1)(retry(message))
+      }))
+}
+
+/**
+ * Builds an adapter that, per scenario, makes the instances in the scenario's scope, creates one
+ * channel on the receiver, sends to it from the sender and receives on it.
+ *
+ * A send that fails with `ChannelFull` (the channel's capacity is reached because the receiver is
+ * behind, which the in-memory layer reports at once) is retried (see {@link sendRetryingFull});
+ * the number of retries is reported in the details. Any other failure fails the scenario.
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromInstances = (options: InstancesOptions): PointToPointAdapter => ({
   transport: options.transport,
   floors: options.floors,
   targetRatio: options.targetRatio,
   ...(options.latencySlackMs !== undefined ? { latencySlackMs: options.latencySlackMs } : {}),
   ...(options.rounds !== undefined ? { rounds: options.rounds } : {}),
   setup: Effect.gen(function*() {
-    const sender = Context.get(yield* Layer.build(options.sender), options.tag)
-    const receiver = options.receiver
-      ? Context.get(yield* Layer.build(options.receiver), options.tag)
-      : sender
+    const { receiver, sender } = yield* options.instances
     const channel = options.channelPrefix !== undefined
       ? yield* receiver.newChannel(options.channelPrefix)
       : yield* receiver.newChannel()
-    // Only one fiber at a time retries a full channel: the others wait on the gate instead of
-    // spinning, so the receiver keeps getting its turns.
     const gate = yield* Effect.makeSemaphore(1)
     let channelFullRetries = 0
-    const retry = (message: BenchMessage): Effect.Effect<void, unknown> =>
-      Effect.catchIf(sender.send(channel, message), isChannelFull, () =>
-        Effect.suspend(() => {
-          channelFullRetries++
-          return Effect.zipRight(Effect.yieldNow(), retry(message))
-        }))
-    const send = (message: BenchMessage): Effect.Effect<void, unknown> =>
-      Effect.catchIf(sender.send(channel, message), isChannelFull, () =>
-        Effect.suspend(() => {
-          channelFullRetries++
-          return gate.withPermits(1)(retry(message))
-        }))
+    const send = sendRetryingFull((message) => sender.send(channel, message), gate, () => channelFullRetries++)
     return {
       send,
       receive: receiver.receive(channel) as Effect.Effect<BenchMessage, unknown>,
@@ -114,3 +167,20 @@ export const make = <I, S extends ChannelLayerService>(options: Options<I, S>): 
     }
   })
 })
+
+/**
+ * Builds an adapter from the sender's and the receiver's layers (see {@link fromInstances}).
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <I, S extends ChannelLayerService>(options: Options<I, S>): PointToPointAdapter => {
+  const { receiver: receiverLayer, sender: senderLayer, tag, ...rest } = options
+  return fromInstances({
+    ...rest,
+    instances: Effect.gen(function*() {
+      const sender = yield* build(tag, senderLayer)
+      const receiver = receiverLayer ? yield* build(tag, receiverLayer) : sender
+      return { sender, receiver }
+    })
+  })
+}

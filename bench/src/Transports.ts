@@ -1,47 +1,227 @@
 /**
- * The transports measured next to the floors. Each entry becomes `p2p-<transport>-w1`,
- * `p2p-<transport>-w100` and `latency-<transport>` (see `Transport.scenarios`).
+ * The transports measured next to the floors, and every scenario they take part in:
+ * `p2p-<transport>-w1`, `p2p-<transport>-w100`, `latency-<transport>` (see `Transport.scenarios`),
+ * `fanout-<transport>` (see `FanOut`) and `scale-<transport>` (see `Scale`).
  *
- * Empty until the layer packages exist; wire them with `ChannelLayerAdapter.make`, e.g.
- *
- * ```ts
- * ChannelLayerAdapter.make({
- *   transport: "in-memory",
- *   tag: ChannelLayer.ChannelLayer,
- *   sender: InMemory.layer(),                     // no receiver: one shared instance
- *   floors: { window1: EffectQueue.name, window100: EffectQueue.name },
- *   targetRatio: 0.5,
- *   rounds: EffectQueue.rounds
- * })
- * ChannelLayerAdapter.make({
- *   transport: "zeromq-embedded",
- *   tag: ChannelLayer.ChannelLayer,
- *   sender: ZeroMQ.layerEmbedded({ ... }),
- *   receiver: ZeroMQ.layerEmbedded({ ... }),
- *   floors: { window1: RawZeroMQ.names.throughput, window100: RawZeroMQ.names.throughput, latency: RawZeroMQ.names.latency },
- *   targetRatio: 0.8
- * })
- * ```
+ * - `in-memory`: one `InMemory` instance is both sender and receiver (it cannot reach another).
+ * - `rabbitmq`: two `RabbitMQ` instances, each with its own connection and queue, default options.
+ * - `zeromq-embedded`: the sender binds its PUB socket on a free loopback port, the receiver
+ *   connects its SUB socket to it.
+ * - `zeromq-dedicated`: both push to, and subscribe at, one `channel-layer-zmq-proxy` child
+ *   process started once per run (see `ZmqProxy`).
  * @since 0.1.0
  */
-import { ChannelLayer, InMemory } from "@channel-layer/core"
+import { Codec, InMemory, Message } from "@channel-layer/core"
+import { RabbitMQ } from "@channel-layer/rabbitmq"
+import { ZeroMQ } from "@channel-layer/zeromq"
+import { Effect, Either } from "effect"
+import type { Scope } from "effect"
+import * as Broker from "./Broker.js"
 import * as ChannelLayerAdapter from "./ChannelLayerAdapter.js"
+import * as FanOut from "./FanOut.js"
 import * as EffectQueue from "./floors/EffectQueue.js"
-import type { BenchConfig } from "./Scenario.js"
-import type { PointToPointAdapter } from "./Transport.js"
+import * as RawAmqp from "./floors/RawAmqp.js"
+import * as RawZeroMQ from "./floors/RawZeroMQ.js"
+import type { Probes } from "./Probes.js"
+import * as Scale from "./Scale.js"
+import type { BenchConfig, Scenario } from "./Scenario.js"
+import * as Transport from "./Transport.js"
+import type { PointToPointAdapter, PointToPointFloors } from "./Transport.js"
+import type * as ZmqProxy from "./ZmqProxy.js"
 
 /**
- * The adapters of this run (the config carries the broker URL and the counts).
+ * Options a scenario may ask of the instances it gets.
+ * @since 0.1.0
+ * @category models
+ */
+export interface InstanceOptions {
+  /**
+   * Messages each local channel buffers, where the transport has such a capacity (in-memory,
+   * ZeroMQ). The fan-out raises it so that a burst of group sends is not dropped for members that
+   * have not had their turn to receive yet; RabbitMQ bounds local buffering by its prefetch.
+   */
+  readonly capacity?: number
+  /**
+   * Messages the broker queue of an instance holds before the broker refuses more (RabbitMQ's
+   * `remoteCapacity`, default 100). A group send the broker refuses is dropped.
+   */
+  readonly queueCapacity?: number
+}
+
+/**
+ * One transport under test.
+ * @since 0.1.0
+ * @category models
+ */
+export interface Definition {
+  readonly transport: string
+  /** Builds a sender and a receiver instance in the current scope. */
+  readonly instances: (options?: InstanceOptions) => Effect.Effect<ChannelLayerAdapter.Instances, unknown, Scope.Scope>
+  readonly floors: PointToPointFloors
+  /** Point to point: minimum throughput as a ratio of the floor. */
+  readonly targetRatio: number
+  readonly rounds?: number
+}
+
+/**
+ * Resources shared by the scenarios of one run.
+ * @since 0.1.0
+ * @category models
+ */
+export interface Shared {
+  /** The ZeroMQ proxy, started on first use and stopped at the end of the run. */
+  readonly proxy: Effect.Effect<ZmqProxy.Proxy, Error>
+}
+
+const GROUPS_EXCHANGE = "groups"
+
+const capacityOption = (options: InstanceOptions | undefined) =>
+  options?.capacity !== undefined ? { capacity: options.capacity } : {}
+
+/** The probes of a pair of RabbitMQ instances: what the broker says (see `Broker`). */
+const rabbitProbes = (url: string, sender: RabbitMQ.RabbitMQServices): Probes => {
+  const vhost = Broker.vhostOf(url)
+  return {
+    groupPublishes: (group, message, sends, effect) =>
+      Effect.gen(function*() {
+        const queue = yield* sender.connection.queue
+        const model = yield* sender.connection.connection
+        const copy = Message.copy(message)
+        if (Either.isLeft(copy)) return yield* Effect.fail(copy.left)
+        const bodyBytes = Codec.encode(copy.right, { group }).byteLength
+        const observer = yield* Broker.observeGroup(url, GROUPS_EXCHANGE, group)
+        const name = `channel-layer ${queue}`
+        const before = yield* Broker.receivedBytes(vhost, name)
+        const publishes = yield* Broker.countPublishes(model)
+        const result = yield* effect
+        const clientPublishes = publishes.count()
+        // The observer consumes on its own connection: give it a moment to see every message.
+        for (let i = 0; i < 50 && observer.count() < sends; i++) yield* Effect.sleep("20 millis")
+        const after = yield* Broker.receivedBytes(vhost, name)
+        const bytesPerPublish = Broker.publishBytes(GROUPS_EXCHANGE, group, bodyBytes)
+        return {
+          result,
+          publishes: {
+            groupSends: sends,
+            brokerBytes: after - before,
+            bytesPerPublish,
+            brokerPublishesPerSend: (after - before) / bytesPerPublish / sends,
+            clientPublishes,
+            observerRouted: observer.count()
+          }
+        }
+      }),
+    brokerQueues: (channels) =>
+      Effect.gen(function*() {
+        const names = [...new Set(channels.map((channel) => channel.slice(0, channel.indexOf("!"))))]
+        const listed = yield* Broker.queuesNamed(vhost, new Set(names))
+        let groupBindings = 0
+        for (const name of names) groupBindings += yield* Broker.bindingsTo(vhost, GROUPS_EXCHANGE, name)
+        return { queues: names.length, listedByBroker: listed.length, groupBindings, names }
+      })
+  }
+}
+
+/**
+ * The transports of this run (the config carries the broker URL).
  * @since 0.1.0
  * @category transports
  */
-export const transports = (_config: BenchConfig): ReadonlyArray<PointToPointAdapter> => [
-  ChannelLayerAdapter.make({
+export const definitions = (config: BenchConfig, shared: Shared): ReadonlyArray<Definition> => [
+  {
     transport: "in-memory",
-    tag: ChannelLayer.ChannelLayer,
-    sender: InMemory.layer(),
+    instances: (options) =>
+      Effect.map(InMemory.make(capacityOption(options)), (layer) => ({ sender: layer, receiver: layer })),
     floors: { window1: EffectQueue.name, window100: EffectQueue.name },
     targetRatio: 0.5,
     rounds: EffectQueue.rounds
-  })
+  },
+  {
+    transport: "rabbitmq",
+    instances: (options) =>
+      Effect.gen(function*() {
+        const rabbitOptions = {
+          url: config.amqpUrl,
+          ...(options?.queueCapacity !== undefined ? { remoteCapacity: options.queueCapacity } : {})
+        }
+        const sender = yield* RabbitMQ.make(rabbitOptions)
+        const receiver = yield* RabbitMQ.make(rabbitOptions)
+        return {
+          sender: sender.channelLayer,
+          receiver: receiver.channelLayer,
+          probes: rabbitProbes(config.amqpUrl, sender)
+        }
+      }),
+    floors: { window1: RawAmqp.names.window1, window100: RawAmqp.names.window100, latency: RawAmqp.names.latency },
+    targetRatio: 0.9
+  },
+  {
+    transport: "zeromq-embedded",
+    instances: (options) =>
+      Effect.gen(function*() {
+        const sender = yield* ZeroMQ.makeEmbedded({ publishAddress: "tcp://127.0.0.1:*", ...capacityOption(options) })
+        const endpoint = sender.transport.publishEndpoint
+        if (endpoint === undefined) return yield* Effect.fail(new Error("the embedded sender has no PUB endpoint"))
+        const receiver = yield* ZeroMQ.makeEmbedded({
+          publishAddress: "tcp://127.0.0.1:*",
+          subscribeAddresses: endpoint,
+          ...capacityOption(options)
+        })
+        return { sender: sender.service, receiver: receiver.service }
+      }),
+    floors: {
+      window1: RawZeroMQ.names.throughput,
+      window100: RawZeroMQ.names.throughput,
+      latency: RawZeroMQ.names.latency
+    },
+    targetRatio: 0.8
+  },
+  {
+    transport: "zeromq-dedicated",
+    instances: (options) =>
+      Effect.gen(function*() {
+        const proxy = yield* shared.proxy
+        const addresses = { pushAddress: proxy.pullAddress, subscribeAddress: proxy.publishAddress }
+        const sender = yield* ZeroMQ.makeDedicated({ ...addresses, ...capacityOption(options) })
+        const receiver = yield* ZeroMQ.makeDedicated({ ...addresses, ...capacityOption(options) })
+        return { sender: sender.service, receiver: receiver.service }
+      }),
+    floors: {
+      window1: RawZeroMQ.names.throughput,
+      window100: RawZeroMQ.names.throughput,
+      latency: RawZeroMQ.names.latency
+    },
+    targetRatio: 0.8
+  }
 ]
+
+/**
+ * The point-to-point adapter of a transport.
+ * @since 0.1.0
+ * @category transports
+ */
+export const adapter = (definition: Definition): PointToPointAdapter =>
+  ChannelLayerAdapter.fromInstances({
+    transport: definition.transport,
+    instances: definition.instances(),
+    floors: definition.floors,
+    targetRatio: definition.targetRatio,
+    ...(definition.rounds !== undefined ? { rounds: definition.rounds } : {})
+  })
+
+/**
+ * Every transport scenario, grouped by kind: point to point (window 1 and 100) for every
+ * transport, then latency, then fan-out, then scale and memory.
+ * @since 0.1.0
+ * @category scenarios
+ */
+export const scenarios = (config: BenchConfig, shared: Shared): ReadonlyArray<Scenario> => {
+  const all = definitions(config, shared)
+  const pointToPoint = all.map((definition) => Transport.scenarios(adapter(definition)))
+  return [
+    ...pointToPoint.flatMap((s) => s.slice(0, Transport.windows.length)),
+    ...pointToPoint.flatMap((s) => s.slice(Transport.windows.length)),
+    ...all.map((definition) => FanOut.scenario(definition)),
+    ...all.map((definition) => Scale.scenario(definition))
+  ]
+}

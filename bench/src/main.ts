@@ -7,7 +7,7 @@
  * `npm run` prints its banner on stdout: use `npm run -s bench -- --json` for JSON alone.
  * @since 0.1.0
  */
-import { Cause, Duration, Effect, Exit } from "effect"
+import { Cause, Duration, Effect, Exit, Scope } from "effect"
 import { mkdir, writeFile } from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -20,8 +20,8 @@ import { Progress } from "./Progress.js"
 import type { Report, ScenarioOutcome } from "./Report.js"
 import { machine, rows, table } from "./Report.js"
 import type { BenchConfig, Measurement, Scenario } from "./Scenario.js"
-import * as Transport from "./Transport.js"
-import { transports } from "./Transports.js"
+import * as Transports from "./Transports.js"
+import * as ZmqProxy from "./ZmqProxy.js"
 
 const usage = `usage: npm run bench -- [options]
 
@@ -116,8 +116,21 @@ const main = async () => {
     process.stdout.write(usage)
     return 0
   }
+  // Resources shared by the scenarios of this run (the ZeroMQ proxy), closed when the run ends.
+  const runScope = Effect.runSync(Scope.make())
+  const shared: Transports.Shared = {
+    proxy: Effect.runSync(Effect.cached(Scope.extend(ZmqProxy.start, runScope)))
+  }
+  try {
+    return await runAll(args, shared)
+  } finally {
+    await Effect.runPromise(Scope.close(runScope, Exit.void))
+  }
+}
+
+const runAll = async (args: ReturnType<typeof parse>, shared: Transports.Shared) => {
   const { config } = args
-  const all = [...floors, ...transports(config).flatMap(Transport.scenarios)]
+  const all = [...floors, ...Transports.scenarios(config, shared)]
   if (args.list) {
     for (const s of all) process.stdout.write(`${s.name.padEnd(28)} ${s.description}\n`)
     return 0
