@@ -20,6 +20,9 @@ const floors = [
   "floor-amqp-latency",
   "floor-zmq-latency"
 ]
+// A few transport scenarios of each kind, the quick ones: point to point in memory, the RabbitMQ
+// fan-out with its broker probe, the in-memory scale run.
+const transportScenarios = ["p2p-in-memory-w100", "fanout-in-memory", "fanout-rabbitmq", "scale-in-memory"]
 
 interface Row {
   readonly scenario: string
@@ -41,12 +44,12 @@ describe("npm run bench -- --quick --json", () => {
     if (dir) await rm(dir, { recursive: true, force: true })
   })
 
-  it("measures every floor with positive rates", async () => {
+  it("measures every floor with positive rates, and a few transport scenarios", async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), "bench-smoke-"))
     const out = path.join(dir, "result.json")
     const { stdout } = await run(
       "npm",
-      ["run", "bench", "--", "--quick", "--json", "--only", floors.join(","), "--out", out],
+      ["run", "bench", "--", "--quick", "--json", "--only", [...floors, ...transportScenarios].join(","), "--out", out],
       { cwd: benchDir, timeout: 55_000, maxBuffer: 16 * 1024 * 1024 }
     )
     // npm prints its "> script" banner on stdout before the program's output: the JSON is the last line.
@@ -54,7 +57,7 @@ describe("npm run bench -- --quick --json", () => {
     const report = JSON.parse(lines[lines.length - 1]) as Report
     expect(report.config.quick).toBe(true)
     expect(report.machine.cpus).toBeGreaterThan(0)
-    expect(report.scenarios.map((s) => s.name)).toEqual(floors)
+    expect(report.scenarios.map((s) => s.name)).toEqual([...floors, ...transportScenarios])
     expect(report.scenarios.filter((s) => s.error !== undefined)).toEqual([])
     const value = (scenario: string, metric: string) =>
       report.results.find((r) => r.scenario === scenario && r.metric === metric)?.value
@@ -65,6 +68,13 @@ describe("npm run bench -- --quick --json", () => {
       expect(value(floor, "p50 ms"), floor).toBeGreaterThan(0)
       expect(value(floor, "p99 ms")!, floor).toBeGreaterThanOrEqual(value(floor, "p50 ms")!)
     }
+    expect(value("p2p-in-memory-w100", "msg/s")).toBeGreaterThan(0)
+    expect(value("fanout-in-memory", "deliveries/s")).toBeGreaterThan(0)
+    expect(value("fanout-rabbitmq", "deliveries/s")).toBeGreaterThan(0)
+    // Read back from the broker: one publish per group send.
+    expect(value("fanout-rabbitmq", "broker publishes/group send")).toBe(1)
+    expect(value("scale-in-memory", "heap MiB, channels+groups")).toBeGreaterThan(0)
+    expect(report.results.filter((r) => r.metric === "lost deliveries")).toEqual([])
     // The same document is written to --out.
     expect(JSON.parse(await readFile(out, "utf8"))).toEqual(report)
   }, 60_000)
