@@ -18,10 +18,11 @@
  * No slow-joiner loss: `newChannel` and `groupAdd` return only once every publisher the SUB socket
  * reaches has acknowledged the subscription (publishers answer each subscribe on the subscribed
  * topic), and a publisher holds a direct message for a process that has not subscribed to it yet
- * for up to `confirmTimeout`, releasing it when the subscription arrives. What is not covered: in
- * embedded mode, a group message sent by a publisher that a member's SUB socket has not connected
- * to yet (the publisher started after the member joined, and it has not reconnected yet), which
- * is the PUB/SUB restart window; the proxy narrows it for the dedicated mode with `settle`.
+ * for up to `confirmTimeout`, releasing it when the subscription arrives. A publisher that has
+ * just bound its socket (the embedded layer, the proxy) holds everything back for `settle`, so
+ * that subscribers already trying to connect to it subscribe first. What is not covered: a group
+ * message sent by a publisher that a member's SUB socket has still not connected to after that
+ * (a peer whose reconnection takes longer than `settle`), the PUB/SUB restart window.
  *
  * @since 0.1.0
  */
@@ -116,6 +117,12 @@ export interface EmbeddedOptions extends CommonOptions {
   readonly publishAddress: string
   /** The PUB sockets of the peers this process receives from (may include its own address). */
   readonly subscribeAddresses?: string | ReadonlyArray<string>
+  /**
+   * How long after binding the PUB socket holds back what is sent (queued, not lost), so that
+   * processes already trying to connect (every `reconnectInterval`) subscribe first (default
+   * 300 ms).
+   */
+  readonly settle?: Duration.DurationInput
 }
 
 /**
@@ -248,7 +255,13 @@ export const makeEmbedded = (
       labels
     })
     const endpoint = yield* Sockets.bind(pub, settings.publishAddress, "publishAddress")
-    const outbox = yield* Outbox.make(pub, { capacity: settings.sendHighWaterMark, role: "the PUB socket", warnings })
+    const outbox = yield* Outbox.make(pub, {
+      capacity: settings.sendHighWaterMark,
+      role: "the PUB socket",
+      warnings,
+      delay: settings.settle
+    })
+    const settledAt = receiver.queues.now() + settings.settle
     const publisher = yield* Publisher.make({
       id: clientId,
       socket: pub,
@@ -271,7 +284,8 @@ export const makeEmbedded = (
       settings,
       labels,
       direct: publisher.direct,
-      groupLeaves: publisher.subscribed,
+      // While settling, subscribers may still be on their way: publish group messages anyway.
+      groupLeaves: (subscription) => receiver.queues.now() < settledAt || publisher.subscribed(subscription),
       group: outbox.offer,
       whenRoom: outbox.whenRoom,
       reachable: () => true,

@@ -1,7 +1,7 @@
 // CURVE on every socket: encryption with the server's key, client authentication with a ZAP
 // handler. A consumer with a wrong key receives nothing, and its log says why.
-import { curveKeyPair } from "zeromq"
 import { afterEach, describe, expect, it } from "vitest"
+import { curveKeyPair } from "zeromq"
 import { freePorts, tcp } from "./support/ports.js"
 import { type Agent, type Child, startAgent, startProxy } from "./support/processes.js"
 
@@ -83,29 +83,33 @@ describe("embedded", () => {
 })
 
 describe("dedicated", () => {
-  it("the proxy is a CURVE server; a layer with a wrong proxy key cannot confirm its channel and says why", async () => {
-    const [pull, pub] = await freePorts(2)
-    const proxy = await startProxy(tcp(pull), tcp(pub), ["--curve-secret-key", server.secretKey])
-    running.push(proxy)
-    const options = (serverPublicKey: string) => ({
-      pushAddress: tcp(pull),
-      subscribeAddress: tcp(pub),
-      confirmTimeout: 1500,
-      curve: { serverPublicKey }
-    })
-    const good = await tracked(startAgent("dedicated", options(server.publicKey)))
-    const bad = await tracked(startAgent("dedicated", options(stranger.publicKey)))
-    const channel = await good.call({ op: "newChannel" })
-    await good.call({ op: "send", channel, message: { type: "t.secret" } })
-    expect(await good.call({ op: "receive", channel })).toEqual({ type: "t.secret" })
-    const failure = await bad.start({ op: "newChannel" }).result
-    expect(failure.error).toBe("ConnectionClosed")
-    expect(failure.message).toMatch(/no confirmation within 1500 ms that the subscription reached the proxy/)
-    expect(failure.message).toMatch(/handshake with tcp:\/\/127\.0\.0\.1:\d+ failed/)
-    good.close()
-    bad.close()
-    for (const agent of [good, bad]) expect(await agent.exited).toEqual({ code: 0, signal: null })
-    proxy.kill("SIGTERM")
-    expect(await proxy.exited).toEqual({ code: 0, signal: null })
-  }, 30_000)
+  it(
+    "the proxy is a CURVE server; a layer with a wrong proxy key cannot confirm its channel and says why",
+    async () => {
+      const [pull, pub] = await freePorts(2)
+      const proxy = await startProxy(tcp(pull), tcp(pub), ["--curve-secret-key", server.secretKey])
+      running.push(proxy)
+      const options = (serverPublicKey: string) => ({
+        pushAddress: tcp(pull),
+        subscribeAddress: tcp(pub),
+        confirmTimeout: 1500,
+        curve: { serverPublicKey }
+      })
+      const good = await tracked(startAgent("dedicated", options(server.publicKey)))
+      const bad = await tracked(startAgent("dedicated", options(stranger.publicKey)))
+      const channel = await good.call({ op: "newChannel" })
+      await good.call({ op: "send", channel, message: { type: "t.secret" } })
+      expect(await good.call({ op: "receive", channel })).toEqual({ type: "t.secret" })
+      const failure = await bad.start({ op: "newChannel" }).result
+      expect(failure.error).toBe("ConnectionClosed")
+      expect(failure.message).toMatch(/no confirmation within 1500 ms that the subscription reached the proxy/)
+      expect(failure.message).toMatch(/handshake with tcp:\/\/127\.0\.0\.1:\d+ failed/)
+      good.close()
+      bad.close()
+      for (const agent of [good, bad]) expect(await agent.exited).toEqual({ code: 0, signal: null })
+      proxy.kill("SIGTERM")
+      expect(await proxy.exited).toEqual({ code: 0, signal: null })
+    },
+    30_000
+  )
 })

@@ -88,7 +88,13 @@ type Outcome = { readonly blocked: boolean; readonly progressed: boolean }
  */
 export const make = (
   socket: Writable,
-  options: { readonly capacity: number; readonly role: string; readonly warnings: Warnings.Warnings }
+  options: {
+    readonly capacity: number
+    readonly role: string
+    readonly warnings: Warnings.Warnings
+    /** Ms to wait before the first message is handed to the socket (messages queue meanwhile). */
+    readonly delay?: number
+  }
 ): Effect.Effect<Outbox, never, Scope.Scope> =>
   Effect.gen(function*() {
     const data = new Fifo<Frames>()
@@ -168,6 +174,7 @@ export const make = (
     }
 
     yield* Effect.gen(function*() {
+      if (options.delay !== undefined && options.delay > 0) yield* Effect.sleep(Duration.millis(options.delay))
       let backoff = 1
       for (;;) {
         const outcome = yield* Effect.promise(write)

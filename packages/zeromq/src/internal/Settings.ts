@@ -67,6 +67,7 @@ export interface LayerSettings extends SocketSettings {
 export interface EmbeddedSettings extends LayerSettings {
   readonly publishAddress: string
   readonly subscribeAddresses: ReadonlyArray<string>
+  readonly settle: number
 }
 
 /**
@@ -273,7 +274,8 @@ export const embedded = (options: EmbeddedOptions): Effect.Effect<EmbeddedSettin
     return {
       ...settings,
       publishAddress: yield* address("publishAddress", options.publishAddress),
-      subscribeAddresses: yield* addressList("subscribeAddresses", options.subscribeAddresses)
+      subscribeAddresses: yield* addressList("subscribeAddresses", options.subscribeAddresses),
+      settle: yield* nonNegativeDuration("settle", options.settle ?? Duration.millis(300))
     }
   })
 
