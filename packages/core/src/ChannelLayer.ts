@@ -149,7 +149,9 @@ const traced = <A, E, R>(
 export const instrument = (transport: string, service: ChannelLayerService): ChannelLayerService => {
   // The same labels array every time: Effect caches a metric's hook by the array's identity.
   const labels = Metrics.transportLabel(transport)
-  const countSent = Effect.tap(() => Metrics.messagesSent.unsafeUpdate(1, labels))
+  const count = () => Metrics.messagesSent.unsafeUpdate(1, labels)
+  // Data-first: the data-last form of `Effect.tap` spreads its captured arguments on every call.
+  const countSent = <E>(effect: Effect.Effect<void, E>) => Effect.tap(effect, count)
   return {
     ...service,
     send: (channel, message) =>
