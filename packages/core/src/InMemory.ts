@@ -15,7 +15,7 @@ import {
   type SendError
 } from "./ChannelLayer.js"
 import * as ChannelName from "./ChannelName.js"
-import { ChannelFull, type InvalidOptions, LayerClosed } from "./Errors.js"
+import { channelFull, type InvalidOptions, LayerClosed } from "./Errors.js"
 import * as LocalQueues from "./LocalQueues.js"
 import * as Message from "./Message.js"
 import * as Options from "./Options.js"
@@ -85,7 +85,7 @@ export const make = (options: InMemoryOptions = {}) =>
           if (Either.isLeft(copy)) return Effect.fail(copy.left)
           return queues.unsafeDeliverDirect(channel, copy.right, queues.now() + expiry, "reject")
             ? Effect.void
-            : Effect.fail(new ChannelFull({ channel, capacity: capacityOf(channel) }, true)) // true: skip re-validating our own fields on a hot path
+            : Effect.fail(channelFull(channel, capacityOf(channel)))
         }),
       receive: (channel) => {
         const problem = ChannelName.channelNameProblem(channel)
