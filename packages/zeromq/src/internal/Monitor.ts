@@ -175,6 +175,7 @@ export const watch = (socket: zmq.Socket, options: Options): Effect.Effect<Conne
             schedule: Schedule.spaced(Duration.millis(5)),
             until: () => endpoints.every((endpoint) => connected.has(endpoint) || answered.has(endpoint))
           }),
+          Effect.interruptible,
           Effect.timeout(Duration.millis(timeout)),
           Effect.ignore
         )

@@ -228,6 +228,11 @@ export const make = (
           return Effect.sync(() => {
             drained = drained.filter((item) => item !== done)
           })
-        }).pipe(Effect.timeout(Duration.millis(timeout)), Effect.ignore)
+        }).pipe(
+          // Finalizers run uninterruptibly; the wait itself must be interruptible for the timeout.
+          Effect.interruptible,
+          Effect.timeout(Duration.millis(timeout)),
+          Effect.ignore
+        )
     }
   })
