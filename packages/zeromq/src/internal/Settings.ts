@@ -131,6 +131,10 @@ export const nonNegativeDuration = (
   value: Duration.DurationInput
 ): Effect.Effect<number, Errors.InvalidOptions> =>
   Effect.suspend(() => {
+    // Duration clamps a negative number of milliseconds to zero: refuse it before decoding.
+    if (typeof value === "number" && !(value >= 0)) {
+      return invalid(option, `must be a finite duration of zero or more, got ${String(value)}`)
+    }
     const decoded = Duration.decodeUnknown(value)
     if (decoded._tag === "None") return invalid(option, "must be a Duration or a number of milliseconds")
     const millis = Duration.toMillis(decoded.value)
