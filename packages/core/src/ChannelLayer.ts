@@ -129,48 +129,74 @@ const defaultTracer = Effect.runSync(Effect.tracer)
 
 /**
  * Wraps an effect in a span only when a real tracer is installed: spans made by Effect's default
- * tracer go nowhere, and making one costs several times what an in-memory send does.
+ * tracer go nowhere, and making one costs several times what an in-memory send does. The span's
+ * options are built only then, too (`key` names the channel or group attribute).
  */
 const traced = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
   name: string,
-  options: Tracer.SpanOptions
+  kind: Tracer.SpanKind,
+  transport: string,
+  key: "channel" | "group",
+  value: string
 ): Effect.Effect<A, E, R> =>
-  Effect.tracerWith((tracer) => tracer === defaultTracer ? effect : Effect.withSpan(effect, name, options))
+  Effect.tracerWith((tracer) =>
+    tracer === defaultTracer
+      ? effect
+      : Effect.withSpan(effect, name, { attributes: { transport, [key]: value }, kind, captureStackTrace: false })
+  )
+
+/**
+ * Options of {@link instrument}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface InstrumentOptions {
+  /**
+   * The implementation updates `Metrics.messagesSent` itself when a `send` or `groupSend`
+   * succeeds (it knows the moment without an extra step: the in-memory layer when it buffered the
+   * message, a broker transport when the broker confirmed it), so `instrument` does not wrap each
+   * send in a step that counts it.
+   */
+  readonly countsSent?: boolean
+}
 
 /**
  * Wraps an implementation with what every transport records: a span around `send`,
  * `groupSend` and `receive` (named `ChannelLayer.send` ..., with the channel or group and the
- * transport's name as attributes) when a tracer is installed, and the sent-messages metric.
+ * transport's name as attributes) when a tracer is installed, and the sent-messages metric
+ * (unless the implementation counts, see {@link InstrumentOptions}).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const instrument = (transport: string, service: ChannelLayerService): ChannelLayerService => {
+export const instrument = (
+  transport: string,
+  service: ChannelLayerService,
+  options: InstrumentOptions = {}
+): ChannelLayerService => {
   // The same labels array every time: Effect caches a metric's hook by the array's identity.
   const labels = Metrics.transportLabel(transport)
   const count = () => Metrics.messagesSent.unsafeUpdate(1, labels)
   // Data-first: the data-last form of `Effect.tap` spreads its captured arguments on every call.
-  const countSent = <E>(effect: Effect.Effect<void, E>) => Effect.tap(effect, count)
+  const countSent: <E>(effect: Effect.Effect<void, E>) => Effect.Effect<void, E> = options.countsSent === true
+    ? (effect) => effect
+    : (effect) => Effect.tap(effect, count)
   return {
     ...service,
     send: (channel, message) =>
-      traced(countSent(service.send(channel, message)), "ChannelLayer.send", {
-        attributes: { transport, channel },
-        kind: "producer",
-        captureStackTrace: false
-      }),
+      traced(countSent(service.send(channel, message)), "ChannelLayer.send", "producer", transport, "channel", channel),
     groupSend: (group, message) =>
-      traced(countSent(service.groupSend(group, message)), "ChannelLayer.groupSend", {
-        attributes: { transport, group },
-        kind: "producer",
-        captureStackTrace: false
-      }),
+      traced(
+        countSent(service.groupSend(group, message)),
+        "ChannelLayer.groupSend",
+        "producer",
+        transport,
+        "group",
+        group
+      ),
     receive: (channel) =>
-      traced(service.receive(channel), "ChannelLayer.receive", {
-        attributes: { transport, channel },
-        kind: "consumer",
-        captureStackTrace: false
-      })
+      traced(service.receive(channel), "ChannelLayer.receive", "consumer", transport, "channel", channel)
   }
 }

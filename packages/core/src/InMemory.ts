@@ -18,6 +18,7 @@ import * as ChannelName from "./ChannelName.js"
 import { channelFull, type InvalidOptions, LayerClosed } from "./Errors.js"
 import * as LocalQueues from "./LocalQueues.js"
 import * as Message from "./Message.js"
+import * as Metrics from "./Metrics.js"
 import * as Options from "./Options.js"
 
 /**
@@ -53,6 +54,7 @@ export const make = (options: InMemoryOptions = {}) =>
     const groupExpiry = yield* Options.positiveDuration("groupExpiry", options.groupExpiry ?? Duration.days(1))
     const capacityOf = ChannelCapacity.resolver(capacity, options.channelCapacity)
     const queues = yield* LocalQueues.make({ transport: "memory", channelCapacity: capacityOf })
+    const labels = Metrics.transportLabel("memory")
     // When each membership was last added, for groupExpiry.
     const joinedAt = new Map<string, Map<string, number>>()
 
@@ -83,9 +85,11 @@ export const make = (options: InMemoryOptions = {}) =>
           if (problem !== undefined) return Effect.fail(problem)
           const copy = Message.copy(message)
           if (Either.isLeft(copy)) return Effect.fail(copy.left)
-          return queues.unsafeDeliverDirect(channel, copy.right, queues.now() + expiry, "reject")
-            ? Effect.void
-            : Effect.fail(channelFull(channel, capacityOf(channel)))
+          if (!queues.unsafeDeliverDirect(channel, copy.right, queues.now() + expiry, "reject")) {
+            return Effect.fail(channelFull(channel, capacityOf(channel)))
+          }
+          Metrics.messagesSent.unsafeUpdate(1, labels)
+          return Effect.void
         }),
       receive: (channel) => {
         const problem = ChannelName.channelNameProblem(channel)
@@ -117,6 +121,7 @@ export const make = (options: InMemoryOptions = {}) =>
           if (Either.isLeft(copy)) return Effect.fail(copy.left)
           dropExpiredMembers(group)
           queues.unsafeDeliverGroup(group, copy.right, queues.now() + expiry)
+          Metrics.messagesSent.unsafeUpdate(1, labels)
           return Effect.void
         }),
       flush: Effect.zipRight(
@@ -127,7 +132,7 @@ export const make = (options: InMemoryOptions = {}) =>
         })
       )
     }
-    return instrument("memory", service)
+    return instrument("memory", service, { countsSent: true })
   })
 
 /**

@@ -1,10 +1,23 @@
-import { ChannelLayer, Consumer, InMemory, TypedChannel } from "@channel-layer/core"
+import { ChannelLayer, Consumer, InMemory, Metrics, TypedChannel } from "@channel-layer/core"
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Duration, Effect, Exit, Fiber, Layer, Schema, Stream, TestClock } from "effect"
+import { Chunk, Duration, Effect, Exit, Fiber, Layer, Metric, Schema, Stream, TestClock } from "effect"
 
 const layer = (options: InMemory.InMemoryOptions = {}) => InMemory.layer(options)
 
 describe("InMemory", () => {
+  it.scoped("counts sent messages: each accepted send and group send once, a ChannelFull send not", () =>
+    Effect.gen(function*() {
+      const channels = yield* ChannelLayer.ChannelLayer
+      const sent = Metrics.messagesSent.pipe(Metric.taggedWithLabels(Metrics.transportLabel("memory")))
+      const before = (yield* Metric.value(sent)).count
+      yield* channels.send("c", { type: "one" })
+      yield* channels.groupAdd("g", "c")
+      yield* channels.groupAdd("g", "d")
+      yield* channels.groupSend("g", { type: "two" })
+      expect((yield* Effect.flip(channels.send("c", { type: "three" })))._tag).toBe("ChannelFull")
+      expect((yield* Metric.value(sent)).count - before).toBe(2)
+    }).pipe(Effect.provide(layer({ capacity: 2 }))))
+
   it.scoped("expires messages on the Clock (TestClock)", () =>
     Effect.gen(function*() {
       const channels = yield* ChannelLayer.ChannelLayer
