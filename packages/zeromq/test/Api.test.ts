@@ -34,7 +34,9 @@ describe("options", () => {
   for (const [option, bad] of cases) {
     it.scopedLive(`embedded: a bad ${option} fails with InvalidOptions naming it`, () =>
       Effect.gen(function*() {
-        const error = yield* Effect.flip(build(ZeroMQ.layerEmbedded({ publishAddress: "tcp://127.0.0.1:*", ...bad } as any)))
+        const error = yield* Effect.flip(
+          build(ZeroMQ.layerEmbedded({ publishAddress: "tcp://127.0.0.1:*", ...bad } as any))
+        )
         expect(error).toMatchObject({ _tag: "InvalidOptions", option })
         expect(error.message).toMatch(/^invalid option /)
       }))
@@ -82,7 +84,9 @@ describe("options", () => {
 describe("names", () => {
   it.scopedLive("channels are process-local: normal channels and other processes' channels are refused", () =>
     Effect.gen(function*() {
-      const { layer, transport } = yield* build(ZeroMQ.layerEmbedded({ publishAddress: "tcp://127.0.0.1:*", linger: 0 }))
+      const { layer, transport } = yield* build(
+        ZeroMQ.layerEmbedded({ publishAddress: "tcp://127.0.0.1:*", linger: 0 })
+      )
       const channel = yield* layer.newChannel("websocket.send")
       expect(channel).toMatch(new RegExp(`^websocket\\.send\\.${transport.clientId}![a-zA-Z]{12}$`))
       const normal = yield* Effect.flip(layer.send("http.request", { type: "t" }))
@@ -102,7 +106,9 @@ describe("names", () => {
   it.scopedLive("maxMessageSize bounds what goes on the wire", () =>
     Effect.gen(function*() {
       const [port] = yield* Effect.promise(() => freePorts(1))
-      const { layer } = yield* build(ZeroMQ.layerEmbedded({ publishAddress: tcp(port), maxMessageSize: 100, linger: 0 }))
+      const { layer } = yield* build(
+        ZeroMQ.layerEmbedded({ publishAddress: tcp(port), maxMessageSize: 100, linger: 0 })
+      )
       const error = yield* Effect.flip(layer.send("x.SOMEONEelseXX!abc", { type: "t", blob: new Uint8Array(200) }))
       expect(error).toMatchObject({ _tag: "MessageTooLarge", maxSize: 100 })
       // A send to a channel of this process stays in the process and is not encoded.
@@ -148,7 +154,7 @@ describe("layerConfig", () => {
       const layer = Context.get(context, ChannelLayer.ChannelLayer)
       const channel = yield* layer.newChannel()
       for (let i = 0; i < 3; i++) yield* layer.send(channel, { type: "t" })
-      expect((yield* Effect.flip(layer.send(channel, { type: "t" })))).toMatchObject({ _tag: "ChannelFull", capacity: 3 })
+      expect(yield* Effect.flip(layer.send(channel, { type: "t" }))).toMatchObject({ _tag: "ChannelFull", capacity: 3 })
       const client = Context.get(
         yield* Layer.build(dedicated).pipe(Effect.withConfigProvider(provider)),
         ChannelLayer.ChannelLayer

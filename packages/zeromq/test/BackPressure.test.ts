@@ -13,7 +13,9 @@ const stuckClient = "STUCKclientX"
 const stuckChannel = `stuck.${stuckClient}!abcdef`
 const big = { type: "t.big", payload: new Uint8Array(64 * 1024) }
 
-const rejectedFull = Metric.value(Metric.taggedWithLabels(Metrics.messagesRejectedFull, Metrics.transportLabel("zeromq")))
+const rejectedFull = Metric.value(
+  Metric.taggedWithLabels(Metrics.messagesRejectedFull, Metrics.transportLabel("zeromq"))
+)
 
 /** A raw SUB socket subscribed to the stuck client's direct topic that never reads. */
 const stuckSubscriber = (endpoint: string) =>

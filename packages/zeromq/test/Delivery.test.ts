@@ -8,7 +8,7 @@ import { XPublisher } from "zeromq"
 import { build, captureLogs } from "./support/layers.js"
 import { freePorts, tcp } from "./support/ports.js"
 
-const labelled = <A>(metric: Metric.Metric.Counter<A>) =>
+const labelled = (metric: Metric.Metric.Counter<number>) =>
   Metric.value(Metric.taggedWithLabels(metric, Metrics.transportLabel("zeromq")))
 
 const pairs = {
