@@ -114,7 +114,9 @@ export const watch = (socket: zmq.Socket, options: Options): Effect.Effect<Conne
     const disconnectedKind = disconnected(options.role)
 
     const handle = (event: zmq.Event): Effect.Effect<void> => {
-      if ("address" in event) answered.add(event.address)
+      // A first answer: connected, or a failed attempt (not "connect:delay", which only says that
+      // the attempt is under way).
+      if ("address" in event && event.type !== "connect:delay" && event.type !== "connect") answered.add(event.address)
       switch (event.type) {
         case "handshake": {
           // A bound socket sees its own endpoint here, once per peer: peers come and go.
