@@ -145,6 +145,30 @@ export interface LocalQueues {
   readonly isClosed: () => boolean
 }
 
+/** The clock every Effect program has unless one (`TestClock`, say) is provided. */
+const liveClock = Effect.runSync(Effect.clock)
+
+let cachedNow = 0
+let cachedNowStale = true
+const staleNow = () => {
+  cachedNowStale = true
+}
+
+/**
+ * The live clock's time, read once per run of synchronous code (until the next microtask): the
+ * queues ask for the time on every send and receive, `Date.now()` costs about as much as the rest
+ * of a receive, and expiry deadlines of seconds do not need more than that. Only for the live
+ * clock: any other clock (`TestClock`) is read every time.
+ */
+const coarseNow = (): number => {
+  if (cachedNowStale) {
+    cachedNow = liveClock.unsafeCurrentTimeMillis()
+    cachedNowStale = false
+    queueMicrotask(staleNow)
+  }
+  return cachedNow
+}
+
 /**
  * Makes local queues whose expiry fiber lives in the current scope; closing the scope ends every
  * pending `receive` with `LayerClosed`.
@@ -155,7 +179,7 @@ export interface LocalQueues {
 export const make = (options: Options): Effect.Effect<LocalQueues, never, Scope.Scope> =>
   Effect.gen(function*() {
     const clock = yield* Effect.clock
-    const now = () => clock.unsafeCurrentTimeMillis()
+    const now = clock === liveClock ? coarseNow : () => clock.unsafeCurrentTimeMillis()
     const labels = Metrics.transportLabel(options.transport)
     const channelCapacity = options.channelCapacity ?? (() => Number.POSITIVE_INFINITY)
     const localCapacity = options.localCapacity ?? Number.POSITIVE_INFINITY
