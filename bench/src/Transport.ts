@@ -95,9 +95,11 @@ export const runWindowed = (
 ): Effect.Effect<number, unknown> =>
   Effect.gen(function*() {
     const n = messages.length
+    let received = 0
     const consumer = yield* Effect.fork(Effect.gen(function*() {
       for (let i = 1; i <= n; i++) {
         yield* session.receive
+        received = i
         progress(i, n)
       }
       return performance.now()
@@ -115,8 +117,32 @@ export const runWindowed = (
       concurrency: "unbounded",
       discard: true
     })
-    const lastDelivery = yield* Fiber.join(consumer)
+    const lastDelivery = yield* awaitDeliveries(consumer, () => received, n)
     return Math.max(lastDelivery, performance.now()) - start
+  })
+
+/**
+ * How long the harness waits without a new delivery, once every send completed, before it gives
+ * up on the missing messages (a transport that drops, instead of hanging until the timeout).
+ * @since 0.1.0
+ * @category constants
+ */
+export const STALL_MS = 5_000
+
+/** Joins the consumer, or fails naming how many messages never arrived once deliveries stall. */
+const awaitDeliveries = <A, E>(consumer: Fiber.Fiber<A, E>, received: () => number, total: number) =>
+  Effect.gen(function*() {
+    for (;;) {
+      const before = received()
+      const done = yield* Fiber.join(consumer).pipe(Effect.timeout(STALL_MS), Effect.option)
+      if (done._tag === "Some") return done.value
+      if (received() === before) {
+        yield* Fiber.interrupt(consumer)
+        return yield* Effect.fail(
+          new Error(`${total - before} of ${total} messages never arrived (none for ${STALL_MS / 1000} s)`)
+        )
+      }
+    }
   })
 
 const throughputScenario = (adapter: PointToPointAdapter, window: 1 | 100): Scenario => {
