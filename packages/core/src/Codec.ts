@@ -96,30 +96,49 @@ const fail = (reason: string, cause?: unknown) =>
  * @category decoding
  */
 export const decode = (bytes: Uint8Array): Either.Either<Decoded, MessageDecodeError> => {
-  let body: unknown
+  // The envelope keys are set aside while the map is read, so the message is built once.
+  let channel: unknown = undefined
+  let group: unknown = undefined
+  let expiresAt: unknown = undefined
+  let message: Record<string, unknown> | undefined
   try {
     const reader = new Reader(bytes)
-    body = reader.value()
+    message = reader.mapSettingAside((key, value) => {
+      switch (key) {
+        case CHANNEL_KEY:
+          channel = value
+          return true
+        case GROUP_KEY:
+          group = value
+          return true
+        case EXPIRES_KEY:
+          expiresAt = value
+          return true
+        default:
+          return false
+      }
+    })
     if (!reader.atEnd) return fail("trailing bytes after the msgpack value")
   } catch (error) {
     if (error instanceof MsgpackError) return fail(`not valid msgpack: ${error.message}`)
     return fail("not valid msgpack", error)
   }
-  if (typeof body !== "object" || body === null || Array.isArray(body) || body instanceof Uint8Array) {
-    return fail("the body is not a msgpack map")
-  }
-  const { [CHANNEL_KEY]: channel, [EXPIRES_KEY]: expiresAt, [GROUP_KEY]: group, ...message } = body as Record<
-    string,
-    unknown
-  >
+  if (message === undefined) return fail("the body is not a msgpack map")
   if (typeof message.type !== "string") return fail("the message has no string \"type\"")
   if (expiresAt !== undefined && typeof expiresAt !== "number") return fail(`${EXPIRES_KEY} is not a number`)
-  const expiry = expiresAt === undefined ? {} : { expiresAt }
   if (typeof channel === "string" && group === undefined) {
-    return Either.right({ message: message as Message, channel, ...expiry })
+    return Either.right(
+      expiresAt === undefined
+        ? { message: message as Message, channel }
+        : { message: message as Message, channel, expiresAt }
+    )
   }
   if (typeof group === "string" && channel === undefined) {
-    return Either.right({ message: message as Message, group, ...expiry })
+    return Either.right(
+      expiresAt === undefined
+        ? { message: message as Message, group }
+        : { message: message as Message, group, expiresAt }
+    )
   }
   return fail(`the body needs exactly one string ${CHANNEL_KEY} or ${GROUP_KEY}`)
 }

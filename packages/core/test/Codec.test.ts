@@ -52,6 +52,63 @@ describe("Codec", () => {
     )
   })
 
+  // The smallest str format for the UTF-8 size, as Python writes it, at every format boundary,
+  // for ASCII and for strings whose UTF-8 is longer than their UTF-16 (the encoder writes those
+  // behind the room the largest size needs, then moves them behind the actual header).
+  it("writes each string with the smallest str header, at the format boundaries", () => {
+    const header = (size: number) =>
+      size < 32
+        ? [0xa0 | size]
+        : size < 0x100
+        ? [0xd9, size]
+        : size < 0x10000
+        ? [0xda, size >> 8, size & 0xff]
+        : [0xdb, (size >>> 24) & 0xff, (size >> 16) & 0xff, (size >> 8) & 0xff, size & 0xff]
+    const strings: Array<string> = []
+    for (const size of [0, 1, 31, 32, 33, 255, 256, 257, 0xffff, 0x10000, 0x10001]) {
+      strings.push("a".repeat(size))
+      strings.push("é".repeat(Math.floor(size / 2)) + "a".repeat(size % 2)) // 2 UTF-8 bytes each
+      strings.push("€".repeat(Math.floor(size / 3)) + "a".repeat(size % 3)) // 3 UTF-8 bytes each
+      strings.push("😀".repeat(Math.floor(size / 4)) + "a".repeat(size % 4)) // 4 UTF-8 bytes, 2 UTF-16 units
+    }
+    for (const text of strings) {
+      const body = Codec.encode({ type: "t", text }, { group: "g" })
+      const utf8 = Buffer.from(text, "utf8")
+      // map header, "type", "t", "text", then the string under test
+      const offset = 1 + 5 + 2 + 5
+      const expected = Buffer.concat([Buffer.from(header(utf8.length)), utf8])
+      expect(Buffer.from(body.subarray(offset, offset + expected.length)).equals(expected), `${utf8.length} bytes`)
+        .toBe(true)
+      expect(Either.getOrThrow(Codec.decode(body)).message.text).toBe(text)
+    }
+  })
+
+  it("keeps every body intact while later ones are encoded, small and large", () => {
+    const messages = Array.from({ length: 2_000 }, (_, i) => ({ type: "t", i, text: "x".repeat(i % 300) }))
+    messages.push({ type: "t", i: -1, text: "y".repeat(100_000) })
+    const bodies = messages.map((message) => Codec.encode(message, { channel: `q!${message.i}` }))
+    bodies.forEach((body, i) => {
+      expect(Either.getOrThrow(Codec.decode(body)).message).toStrictEqual(messages[i])
+    })
+  })
+
+  it("decodes a body that is a view into a larger buffer, a Buffer or a plain Uint8Array", () => {
+    const body = Codec.encode({ type: "t", text: "a longer text than sixteen bytes", n: 300 }, { channel: "q!c" })
+    const frame = Buffer.alloc(body.length + 20, 0xff)
+    frame.set(body, 7)
+    for (
+      const bytes of [
+        frame.subarray(7, 7 + body.length),
+        new Uint8Array(frame.buffer, frame.byteOffset + 7, body.length)
+      ]
+    ) {
+      expect(Either.getOrThrow(Codec.decode(bytes))).toStrictEqual({
+        message: { type: "t", text: "a longer text than sixteen bytes", n: 300 },
+        channel: "q!c"
+      })
+    }
+  })
+
   it("never throws on arbitrary bytes (property)", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {

@@ -17,6 +17,15 @@ export class MsgpackError extends Error {}
 const SAFE_MAX_BIG = BigInt(Number.MAX_SAFE_INTEGER)
 const SAFE_MIN_BIG = BigInt(Number.MIN_SAFE_INTEGER)
 
+/** Bytes of the str header for a string of `size` UTF-8 bytes (fixstr, str8, str16, str32). */
+const headerSize = (size: number): number => size < 32 ? 1 : size < 0x100 ? 2 : size < 0x10000 ? 3 : 5
+
+/** The slab `Writer.finish` carves small values out of, and how much of it is used. */
+const SLAB_SIZE = 16 * 1024
+const SLAB_MAX_VALUE = 2 * 1024
+let slab: Buffer = Buffer.allocUnsafeSlow(SLAB_SIZE)
+let slabOffset = 0
+
 /**
  * Writes msgpack into one growing buffer that is reused from call to call; `finish` copies out
  * the bytes of the value just written.
@@ -30,9 +39,27 @@ export class Writer {
     this.position = 0
   }
 
+  /**
+   * A copy of the bytes written since `reset`. Small values are carved out of a shared slab (as
+   * Node's `Buffer.allocUnsafe` does): a `Uint8Array` of its own backing store costs several
+   * times what encoding a small message does. A slab is never written twice, so a body stays
+   * intact for as long as anyone holds it (and holds its slab).
+   */
   finish(): Uint8Array {
-    const out = new Uint8Array(this.position)
-    out.set(this.buffer.subarray(0, this.position))
+    const size = this.position
+    if (size > SLAB_MAX_VALUE) {
+      const out = new Uint8Array(size)
+      out.set(this.buffer.subarray(0, size))
+      return out
+    }
+    if (slabOffset + size > SLAB_SIZE) {
+      slab = Buffer.allocUnsafeSlow(SLAB_SIZE)
+      slabOffset = 0
+    }
+    const out = new Uint8Array(slab.buffer, slab.byteOffset + slabOffset, size)
+    this.buffer.copy(slab, slabOffset, 0, size)
+    // 8-byte aligned, like Node's pool.
+    slabOffset = (slabOffset + size + 7) & ~7
     return out
   }
 
@@ -145,22 +172,28 @@ export class Writer {
         return
       }
     }
-    const size = Buffer.byteLength(value, "utf8")
-    this.ensure(5 + size)
-    if (size < 32) this.byte(0xa0 | size)
+    // Write the UTF-8 bytes behind room for the header their largest possible size needs (3 bytes
+    // per UTF-16 unit), then write the header their actual size needs, moving them if it is
+    // shorter: one pass over the string instead of measuring it first.
+    const maxSize = length * 3
+    const room = headerSize(maxSize)
+    this.ensure(room + maxSize)
+    const start = this.position
+    const size = this.buffer.write(value, start + room, maxSize, "utf8")
+    const header = headerSize(size)
+    if (header !== room) this.buffer.copyWithin(start + header, start + room, start + room + size)
+    if (size < 32) this.buffer[start] = 0xa0 | size
     else if (size < 0x100) {
-      this.byte(0xd9)
-      this.byte(size)
+      this.buffer[start] = 0xd9
+      this.buffer[start + 1] = size
     } else if (size < 0x10000) {
-      this.byte(0xda)
-      this.view.setUint16(this.position, size)
-      this.position += 2
+      this.buffer[start] = 0xda
+      this.view.setUint16(start + 1, size)
     } else {
-      this.byte(0xdb)
-      this.view.setUint32(this.position, size)
-      this.position += 4
+      this.buffer[start] = 0xdb
+      this.view.setUint32(start + 1, size)
     }
-    this.position += this.buffer.write(value, this.position, size, "utf8")
+    this.position = start + header + size
   }
 
   bytes(value: Uint8Array): void {
@@ -243,13 +276,27 @@ export class Writer {
   }
 }
 
+/** Takes a map entry out of the map being read (returns `true`) or leaves it in. */
+export type SetAside = (key: string, value: unknown) => boolean
+
 /** Reads one msgpack value from a byte array. */
 export class Reader {
   private position = 0
-  private readonly view: DataView
+  private dataView: DataView | undefined = undefined
+  private buffer: Buffer | undefined = undefined
 
-  constructor(private readonly bytes: Uint8Array) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  constructor(private readonly bytes: Uint8Array) {}
+
+  /** A DataView of the bytes, made when a multi-byte number is first read. */
+  private get view(): DataView {
+    return this.dataView ??= new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength)
+  }
+
+  /** A Buffer view of the bytes, made when a long string is first read (strings are decoded from it). */
+  private get text(): Buffer {
+    return this.buffer ??= Buffer.isBuffer(this.bytes)
+      ? this.bytes
+      : Buffer.from(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength)
   }
 
   get atEnd(): boolean {
@@ -296,12 +343,12 @@ export class Reader {
       let out = ""
       for (let i = start; i < start + size; i++) {
         const code = this.bytes[i]
-        if (code >= 0x80) return Buffer.from(this.bytes.buffer, this.bytes.byteOffset + start, size).toString("utf8")
+        if (code >= 0x80) return this.text.toString("utf8", start, start + size)
         out += String.fromCharCode(code)
       }
       return out
     }
-    return Buffer.from(this.bytes.buffer, this.bytes.byteOffset + start, size).toString("utf8")
+    return this.text.toString("utf8", start, start + size)
   }
 
   private bin(size: number): Uint8Array {
@@ -320,13 +367,14 @@ export class Reader {
     return out
   }
 
-  private map(size: number, depth: number): Record<string, unknown> {
+  private map(size: number, depth: number, aside?: SetAside): Record<string, unknown> {
     this.need(size * 2)
     const out: Record<string, unknown> = {}
     for (let i = 0; i < size; i++) {
       const key = this.value(depth + 1)
       if (typeof key !== "string") throw new MsgpackError(`a map key is ${typeof key}, not a string`)
       const value = this.value(depth + 1)
+      if (aside !== undefined && aside(key, value)) continue
       if (key === "__proto__") {
         Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true })
       } else {
@@ -334,6 +382,30 @@ export class Reader {
       }
     }
     return out
+  }
+
+  /**
+   * Reads one value, as `value` does; when it is a map, the entries `aside` takes (returns `true`
+   * for) are left out of it. `undefined` when the value is not a map (it is read all the same).
+   */
+  mapSettingAside(aside: SetAside): Record<string, unknown> | undefined {
+    if (this.position < this.bytes.length) {
+      const head = this.bytes[this.position]
+      if (head >= 0x80 && head < 0x90) {
+        this.position++
+        return this.map(head & 0x0f, 0, aside)
+      }
+      if (head === 0xde) {
+        this.position++
+        return this.map(this.u16(), 0, aside)
+      }
+      if (head === 0xdf) {
+        this.position++
+        return this.map(this.u32(), 0, aside)
+      }
+    }
+    this.value()
+    return undefined
   }
 
   value(depth = 0): unknown {
