@@ -89,6 +89,14 @@ export interface CommonOptions {
    * 1 second; 0 fails at once).
    */
   readonly sendTimeout?: Duration.DurationInput
+  /**
+   * How long the SUB socket stops reading when a message arrives for a local channel that is full,
+   * waiting for room (default 1 second). Meanwhile ZeroMQ's high-water marks fill up and the
+   * senders' sends wait and then fail with ChannelFull: the back-pressure reaches them instead of
+   * messages being dropped here. A channel still full after that is taken for abandoned: its
+   * messages are dropped (counted and logged) until it has room again, and reading goes on.
+   */
+  readonly fullChannelTimeout?: Duration.DurationInput
   /** The sending socket's high-water mark, and how many messages more may wait for it (default 1000). */
   readonly sendHighWaterMark?: number
   /** The SUB socket's receive high-water mark (default 1000). */
@@ -215,8 +223,26 @@ const receiving = (
       onDisconnect: confirmations.onDisconnect
     })
     confirmations.subscribe(Topics.directSubscription(clientId))
-    yield* Subscriber.start({ socket: sub, clientId, queues, confirmations, expiry: settings.expiry, warnings, labels })
-    return { clientId, warnings, queues, sub, confirmations, connections: monitor.connections }
+    const reading = yield* Subscriber.start({
+      socket: sub,
+      clientId,
+      queues,
+      confirmations,
+      expiry: settings.expiry,
+      capacityOf: settings.capacityOf,
+      fullChannelTimeout: settings.fullChannelTimeout,
+      warnings,
+      labels
+    })
+    return {
+      clientId,
+      warnings,
+      queues,
+      sub,
+      confirmations,
+      connections: monitor.connections,
+      onReceive: reading.onReceive
+    }
   })
 
 /**

@@ -177,8 +177,8 @@ export const make = (options: ProxyOptions): Effect.Effect<Proxy, Errors.Invalid
     /** Routes one pushed message; `false` when the PUB socket's queue is full (try again later). */
     const route = (frames: Array<Buffer>): boolean => {
       const topic = frames[0]
-      if (frames.length !== 2) {
-        drop(malformed, `${frames.length} frames instead of 2 (topic, body)`)
+      if (frames.length < 2) {
+        drop(malformed, "a topic without a body")
         return true
       }
       if (topic[0] === Topics.GROUP_BYTE) return outbox.offer(frames)
@@ -193,18 +193,18 @@ export const make = (options: ProxyOptions): Effect.Effect<Proxy, Errors.Invalid
       return true
     }
 
-    const counted = () => {
-      forwarded++
-      ZeroMQMetrics.proxyForwarded.unsafeUpdate(1, labels)
+    const counted = (frames: Array<Buffer>) => {
+      forwarded += frames.length - 1
+      ZeroMQMetrics.proxyForwarded.unsafeUpdate(frames.length - 1, labels)
     }
 
     // A message the PUB socket's queue cannot take waits for room, and the PULL socket is not read
     // meanwhile: the back-pressure reaches the senders.
     const forward = (frames: Array<Buffer>): void | Promise<void> => {
-      if (route(frames)) return counted()
+      if (route(frames)) return counted(frames)
       return new Promise<void>((resolve) =>
         outbox.unsafeWhenRoom(() => route(frames), () => {
-          counted()
+          counted(frames)
           resolve()
         })
       )

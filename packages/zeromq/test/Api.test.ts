@@ -64,7 +64,7 @@ describe("options", () => {
       yield* build(ZeroMQ.layerEmbedded({ publishAddress: tcp(port), linger: 0 }))
       const error = yield* Effect.flip(build(ZeroMQ.layerEmbedded({ publishAddress: tcp(port) })))
       expect(error).toMatchObject({ _tag: "InvalidOptions", option: "publishAddress" })
-      expect(error.message).toMatch(/cannot bind tcp:\/\/127\.0\.0\.1:\d+: Address already in use/)
+      expect(error.message, error.message).toMatch(/cannot bind tcp:\/\/127\.0\.0\.1:\d+: Address already in use/)
     }), 10_000)
 
   it.scopedLive("the proxy validates its options too", () =>

@@ -4,7 +4,7 @@
 import { Metrics } from "@channel-layer/core"
 import { ZeroMQ, ZeroMQProxy } from "@channel-layer/zeromq"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Metric } from "effect"
+import { Effect, Fiber, Layer, Metric } from "effect"
 import { Subscriber } from "zeromq"
 import { build, captureLogs } from "./support/layers.js"
 import { freePorts, tcp } from "./support/ports.js"
@@ -117,5 +117,55 @@ describe("back-pressure", () => {
       const { error, sent } = yield* sendUntilFailure(() => layer.send(stuckChannel, big), 2000)
       expect(error).toMatchObject({ _tag: "ChannelFull", channel: stuckChannel })
       expect(sent).toBeLessThan(2000)
+    }))
+
+  it.scopedLive("a slow receiver in another process slows the sender down instead of losing messages", () =>
+    Effect.gen(function*() {
+      const [producerPort, consumerPort] = yield* Effect.promise(() => freePorts(2))
+      const producer = yield* build(ZeroMQ.layerEmbedded({ publishAddress: tcp(producerPort), linger: 0 }))
+      const consumer = yield* build(ZeroMQ.layerEmbedded({
+        publishAddress: tcp(consumerPort),
+        subscribeAddresses: [tcp(producerPort)],
+        capacity: 5,
+        linger: 0
+      }))
+      const channel = yield* consumer.layer.newChannel()
+      const receiving = yield* Effect.fork(Effect.forEach(
+        Array.from({ length: 300 }, () => consumer.layer.receive(channel).pipe(Effect.zipLeft(Effect.sleep(1)))),
+        (receive) => receive
+      ))
+      for (let i = 0; i < 300; i++) yield* producer.layer.send(channel, { type: "t.seq", i })
+      const received = yield* Fiber.join(receiving)
+      expect(received.map((message) => message.i)).toEqual(Array.from({ length: 300 }, (_, i) => i))
+    }))
+
+  it.scopedLive("a channel that stays full is given up on after fullChannelTimeout: dropped for, counted and logged", () =>
+    Effect.gen(function*() {
+      const logs = captureLogs()
+      const [producerPort, consumerPort] = yield* Effect.promise(() => freePorts(2))
+      const producer = yield* build(ZeroMQ.layerEmbedded({ publishAddress: tcp(producerPort), linger: 0 }))
+      const consumer = yield* build(ZeroMQ.layerEmbedded({
+        publishAddress: tcp(consumerPort),
+        subscribeAddresses: [tcp(producerPort)],
+        capacity: 5,
+        fullChannelTimeout: 300,
+        linger: 0
+      })).pipe(Effect.provide(logs.layer))
+      const [stuck, alive] = [yield* consumer.layer.newChannel(), yield* consumer.layer.newChannel()]
+      for (let i = 0; i < 20; i++) yield* producer.layer.send(stuck, { type: "t.seq", i })
+      yield* producer.layer.send(alive, { type: "t.alive" })
+      // Reading stops while the stuck channel is full, for fullChannelTimeout, then goes on.
+      const started = Date.now()
+      expect(yield* consumer.layer.receive(alive).pipe(Effect.timeout(3000))).toEqual({ type: "t.alive" })
+      expect(Date.now() - started).toBeGreaterThanOrEqual(250)
+      const kept = []
+      for (let i = 0; i < 5; i++) kept.push((yield* consumer.layer.receive(stuck)).i)
+      expect(kept).toEqual([0, 1, 2, 3, 4])
+      // Room again: the channel is back.
+      yield* producer.layer.send(stuck, { type: "t.back" })
+      expect(yield* consumer.layer.receive(stuck).pipe(Effect.timeout(3000))).toEqual({ type: "t.back" })
+      yield* Effect.sleep(400)
+      expect(logs.text()).toMatch(/1 channels stayed full for fullChannelTimeout: their messages are dropped/)
+      expect(logs.text()).toMatch(/channel full: dropped 15 messages for full channels/)
     }))
 })

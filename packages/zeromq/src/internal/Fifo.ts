@@ -30,6 +30,11 @@ export class Fifo<A> {
     return this.head < this.items.length ? this.items[this.head] : undefined
   }
 
+  /** The item at `index` from the front (0 is the first), left in place. */
+  at(index: number): A | undefined {
+    return this.head + index < this.items.length ? this.items[this.head + index] : undefined
+  }
+
   /** Removes and returns the first item. */
   shift(): A | undefined {
     if (this.head >= this.items.length) return undefined

@@ -5,7 +5,8 @@
  *
  * Senders only queue. The writer runs a plain JavaScript loop (an Effect step per message would
  * cost more than the message) that awaits each `send`, which resolves at once while the socket
- * takes messages, and sleeps on a wake-up when the queue is empty. At the high-water mark a PUSH
+ * takes messages, and sleeps on a wake-up when the queue is empty. Consecutive queued messages
+ * for the same topic go out as one multipart message: the topic, then each body. At the high-water mark a PUSH
  * socket's send stays pending; a PUB socket with `noDrop` refuses with EAGAIN, and the fiber then
  * backs off (1 ms, doubling, at most 50 ms, on Effect's clock) and tries again. Meanwhile the
  * queue fills up to its capacity and `offer` returns `false`; senders may wait for room with
@@ -72,6 +73,18 @@ const sendFailed = (role: string): Warnings.Kind => ({
   key: `send-failed:${role}`,
   render: (total, top) => `${role}: dropped ${total} messages the socket refused: ${top}`
 })
+
+/** At most this many frames, and this many body bytes, in one packed multipart message. */
+const MAX_FRAMES = 256
+const MAX_BYTES = 1024 * 1024
+
+const bytesOf = (frames: Frames): number => {
+  let bytes = 0
+  for (let i = 1; i < frames.length; i++) bytes += frames[i].length
+  return bytes
+}
+
+const sameTopic = (a: Uint8Array, b: Uint8Array): boolean => a === b || Buffer.compare(a, b) === 0
 
 interface Waiting {
   readonly attempt: () => boolean
@@ -143,6 +156,31 @@ export const make = (
     }
 
     /**
+     * The first queued message together with those right behind it for the same topic, as one
+     * multipart message (the topic, then every body), and how many queued messages that is. One
+     * send and one receive then carry a burst to one channel or group: zeromq.js pays a promise,
+     * a native call and a poll per message, not per frame.
+     */
+    const pack = (head: Frames): [Frames, number] => {
+      const topic = head[0]
+      let frames: Frames | undefined
+      let count = 1
+      let bytes = 0
+      for (let i = 1; i < head.length; i++) bytes += head[i].length
+      while (count < data.length) {
+        const next = data.at(count)!
+        const size = bytesOf(next)
+        if (!sameTopic(next[0], topic) || (frames ?? head).length + next.length > MAX_FRAMES) break
+        if (bytes + size > MAX_BYTES) break
+        frames ??= head.slice()
+        for (let i = 1; i < next.length; i++) frames.push(next[i])
+        bytes += size
+        count++
+      }
+      return [frames ?? head, count]
+    }
+
+    /**
      * Hands queued messages to the socket, sleeping while there are none; returns when the
      * socket refuses (EAGAIN) or is closed.
      */
@@ -150,7 +188,9 @@ export const make = (
       let progressed = false
       for (;;) {
         const fromControl = controls.length > 0
-        const frames = fromControl ? controls.peek() : data.peek()
+        let count = 1
+        let frames = fromControl ? controls.peek() : data.peek()
+        if (frames !== undefined && !fromControl && data.length > 1) [frames, count] = pack(frames)
         if (frames === undefined) {
           if (drained.length > 0) { for (const resume of drained.splice(0)) resume() }
           await new Promise<void>((resume) => wake = resume)
@@ -167,7 +207,7 @@ export const make = (
         progressed = true
         if (fromControl) controls.shift()
         else {
-          data.shift()
+          for (let i = 0; i < count; i++) data.shift()
           if (waiting.length > 0 && data.length <= lowWater) release()
         }
       }

@@ -9,8 +9,11 @@
  * - A send to a channel of this process, and a group send to its local members, are delivered
  *   in-process; everything else is encoded once and queued for the sending socket.
  * - `capacity` is the size of each local channel's buffer: a send from this process to a full
- *   local channel fails with `ChannelFull`; a message from another process to a full channel is
- *   dropped by the receiver, counted and logged (a PUB/SUB link has no way back to the sender).
+ *   local channel fails with `ChannelFull`. When a message from another process arrives for a full
+ *   channel, the SUB socket stops reading until the channel has room (up to
+ *   `fullChannelTimeout`), so the back-pressure travels back through ZeroMQ's high-water marks to
+ *   the sender, whose send then fails with `ChannelFull`; a channel that stays full is dropped for
+ *   (counted and logged) until it has room again.
  *   A send that the sending socket cannot take (its high-water mark is reached and its queue is
  *   full) waits up to `sendTimeout` for room, then fails with `ChannelFull` too, or with
  *   `ConnectionClosed` when the socket has no connection (the proxy is down). A group send in
@@ -62,6 +65,8 @@ export interface Wiring {
   readonly reachable: () => boolean
   /** Words for a `ConnectionClosed` when it has not ("the proxy at tcp://..."). */
   readonly unreachable: () => string
+  /** Told of each receive on a local channel (the reader may be waiting for room in it). */
+  readonly onReceive: (channel: string) => void
   /** Waits (up to `timeout` ms) until queued messages were handed to the socket. */
   readonly drain: (timeout: number) => Effect.Effect<void>
 }
@@ -245,6 +250,7 @@ export const make = (
           if (isClosed()) return Effect.fail(new Errors.LayerClosed())
           if (Topics.clientIdOf(channel) === undefined) return Effect.fail(normalChannel(channel))
           if (Topics.clientIdOf(channel) !== clientId) return Effect.fail(notOwn(channel, "this layer receives"))
+          wiring.onReceive(channel)
           return queues.receive(channel)
         }),
       groupAdd: (group, channel) =>

@@ -55,6 +55,7 @@ export interface LayerSettings extends SocketSettings {
   readonly expiry: number
   readonly confirmTimeout: number
   readonly sendTimeout: number
+  readonly fullChannelTimeout: number
   readonly maxMessageSize: number
 }
 
@@ -262,6 +263,10 @@ const layerSettings = (
       expiry: yield* Options.positiveDuration("expiry", options.expiry ?? Duration.seconds(60)),
       confirmTimeout: yield* Options.positiveDuration("confirmTimeout", options.confirmTimeout ?? Duration.seconds(5)),
       sendTimeout: yield* nonNegativeDuration("sendTimeout", options.sendTimeout ?? Duration.seconds(1)),
+      fullChannelTimeout: yield* nonNegativeDuration(
+        "fullChannelTimeout",
+        options.fullChannelTimeout ?? Duration.seconds(1)
+      ),
       maxMessageSize: yield* Options.positiveInteger("maxMessageSize", options.maxMessageSize ?? 8 * 1024 * 1024)
     }
   })

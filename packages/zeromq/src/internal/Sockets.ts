@@ -103,7 +103,8 @@ export const message = (error: unknown): string => error instanceof Error ? erro
 /**
  * Binds a socket and returns the endpoint it is bound to (with the port resolved for `:*`/`:0`).
  * An address in use is tried again for up to two seconds: a socket that held it in this process
- * may still be closing in the background (libzmq closes asynchronously).
+ * may still be closing in the background (libzmq closes asynchronously). So is a bind that fails
+ * with EAGAIN, which libzmq reports now and then under load.
  *
  * @since 0.1.0
  * @category resources
@@ -113,19 +114,25 @@ export const bind = (
   address: string,
   option: string
 ): Effect.Effect<string, Errors.InvalidOptions> =>
-  Effect.tryPromise({
-    try: () => socket.bind(address),
-    catch: (error) => error
-  }).pipe(
-    Effect.retry({
-      schedule: Schedule.spaced(Duration.millis(50)).pipe(Schedule.upTo(Duration.seconds(2))),
-      while: (error) => (error as { code?: string }).code === "EADDRINUSE"
-    }),
-    Effect.mapError((error) =>
-      new Errors.InvalidOptions({ option, reason: `cannot bind ${address}: ${message(error)}` })
-    ),
-    Effect.map(() => socket.lastEndpoint ?? address)
-  )
+  Effect.suspend(() => {
+    let inUse: unknown = undefined
+    return Effect.tryPromise({
+      try: () => socket.bind(address),
+      catch: (error) => {
+        if ((error as { code?: string }).code === "EADDRINUSE") inUse = error
+        return error
+      }
+    }).pipe(
+      Effect.retry({
+        schedule: Schedule.spaced(Duration.millis(50)).pipe(Schedule.upTo(Duration.seconds(2))),
+        while: (error) => ["EADDRINUSE", "EAGAIN"].includes((error as { code?: string }).code ?? "")
+      }),
+      Effect.mapError((error) =>
+        new Errors.InvalidOptions({ option, reason: `cannot bind ${address}: ${message(inUse ?? error)}` })
+      ),
+      Effect.map(() => socket.lastEndpoint ?? address)
+    )
+  })
 
 /**
  * Connects a socket (the connection is made, and remade, in the background).

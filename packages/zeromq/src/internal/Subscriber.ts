@@ -10,9 +10,8 @@
  * @since 0.1.0
  */
 import { Codec, type LocalQueues, Metrics } from "@channel-layer/core"
-import type { Effect, MetricLabel, Scope } from "effect"
-
-import { Either } from "effect"
+import type { MetricLabel, Scope } from "effect"
+import { Effect, Either } from "effect"
 import type * as zmq from "zeromq"
 import * as ZeroMQMetrics from "../ZeroMQMetrics.js"
 import type * as Confirmations from "./Confirmations.js"
@@ -33,6 +32,10 @@ export interface Options {
   readonly confirmations: Confirmations.Confirmations
   /** Expiry (ms) of a message whose sender gave no deadline. */
   readonly expiry: number
+  /** The capacity of a local channel. */
+  readonly capacityOf: (channel: string) => number
+  /** How long (ms) the reader waits for room in a full channel before it drops for that channel. */
+  readonly fullChannelTimeout: number
   readonly warnings: Warnings.Warnings
   readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
 }
@@ -42,10 +45,28 @@ const malformed: Warnings.Kind = {
   render: (total, top) => `dropped ${total} received frames that are not channel-layer messages: ${top}`
 }
 
+const abandonedKind: Warnings.Kind = {
+  key: "abandoned",
+  render: (total, top) =>
+    `${total} channels stayed full for fullChannelTimeout: their messages are dropped until they have room ` +
+    `(a receiver that stopped receiving?): ${top}`
+}
+
 const expiredInTransit: Warnings.Kind = {
   key: "expired-in-transit",
   render: (total, top) =>
     `dropped ${total} messages that expired before they arrived (a slow link, or clocks that disagree): ${top}`
+}
+
+/**
+ * What the service tells the reader.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Receiving {
+  /** A receive on a local channel is under way (it may have made room). */
+  readonly onReceive: (channel: string) => void
 }
 
 /**
@@ -54,7 +75,7 @@ const expiredInTransit: Warnings.Kind = {
  * @since 0.1.0
  * @category constructors
  */
-export const start = (options: Options): Effect.Effect<void, never, Scope.Scope> => {
+export const start = (options: Options): Effect.Effect<Receiving, never, Scope.Scope> => {
   const { clientId, confirmations, labels, queues, warnings } = options
   const fromSelf = Topics.sentBy(clientId)
 
@@ -63,23 +84,88 @@ export const start = (options: Options): Effect.Effect<void, never, Scope.Scope>
     ZeroMQMetrics.messagesMalformed.unsafeUpdate(1, labels)
   }
 
-  const deliver = (body: Uint8Array, kind: number) => {
+  /**
+   * Channels that stayed full for `fullChannelTimeout`: their messages are dropped (by
+   * `LocalQueues`, counted and logged) without stopping the reader, until they have room again.
+   */
+  const abandoned = new Set<string>()
+  /** The full channel the reader waits for, and how to check it again. */
+  let watching: { readonly channel: string; readonly check: () => void } | undefined
+
+  /** A full local channel the reader should wait for, if any (and forgets channels with room). */
+  const blocking = (channels: Iterable<string>): string | undefined => {
+    for (const channel of channels) {
+      if (queues.size(channel) < options.capacityOf(channel)) abandoned.delete(channel)
+      else if (!abandoned.has(channel)) return channel
+    }
+    return undefined
+  }
+
+  /**
+   * Waits until `channel` has room or `fullChannelTimeout` passed. Meanwhile the SUB socket is not
+   * read, its high-water mark fills up, and the senders feel it: their sends wait and then fail
+   * with ChannelFull instead of the messages being dropped here.
+   */
+  const roomIn = (channel: string): Promise<void> => {
+    const deadline = queues.now() + options.fullChannelTimeout
+    return new Promise<void>((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const done = () => {
+        watching = undefined
+        clearTimeout(timer)
+        resolve()
+      }
+      // Checked when this channel's receiver takes a message (`onReceive`), and every 10 ms for
+      // room made otherwise (expiry) and for the deadline.
+      const check = () => {
+        if (queues.isClosed() || queues.size(channel) < options.capacityOf(channel)) return done()
+        if (queues.now() >= deadline) {
+          abandoned.add(channel)
+          warnings.report(abandonedKind, channel)
+          return done()
+        }
+        clearTimeout(timer)
+        timer = setTimeout(check, 10)
+      }
+      watching = { channel, check }
+      check()
+    })
+  }
+
+  /** A decoded message that is ready to be handed over, or why not. */
+  type Ready =
+    | { readonly direct: true; readonly channel: string; readonly message: any; readonly deadline: number }
+    | { readonly direct: false; readonly group: string; readonly message: any; readonly deadline: number }
+
+  const decode = (body: Uint8Array, kind: number): Ready | undefined => {
     const decoded = Codec.decode(body)
-    if (Either.isLeft(decoded)) return drop(decoded.left.reason)
+    if (Either.isLeft(decoded)) return void drop(decoded.left.reason)
     const { channel, expiresAt, group, message } = decoded.right
     const now = queues.now()
     const deadline = expiresAt ?? now + options.expiry
     if (kind === Topics.DIRECT_BYTE) {
       if (channel === undefined || Topics.clientIdOf(channel) !== clientId) {
-        return drop("a direct message for a channel of another process")
+        return void drop("a direct message for a channel of another process")
       }
-      if (deadline <= now) return expired(channel)
-      queues.unsafeDeliverDirect(channel, message, deadline, "drop")
-    } else {
-      if (group === undefined) return drop("a group topic with a direct body")
-      if (deadline <= now) return expired(group)
-      queues.unsafeDeliverGroup(group, message, deadline)
+      if (deadline <= now) return void expired(channel)
+      return { direct: true, channel, message, deadline }
     }
+    if (group === undefined) return void drop("a group topic with a direct body")
+    if (deadline <= now) return void expired(group)
+    return { direct: false, group, message, deadline }
+  }
+
+  const hand = (ready: Ready) => {
+    if (ready.direct) queues.unsafeDeliverDirect(ready.channel, ready.message, ready.deadline, "drop")
+    else queues.unsafeDeliverGroup(ready.group, ready.message, ready.deadline)
+  }
+
+  /** Hands a message over, first waiting for room in every full channel it goes to. */
+  const handAfterRoom = async (ready: Ready): Promise<void> => {
+    const channels = ready.direct ? [ready.channel] : queues.members(ready.group)
+    let full: string | undefined
+    while ((full = blocking(channels)) !== undefined) await roomIn(full)
+    hand(ready)
   }
 
   const expired = (name: string) => {
@@ -87,22 +173,38 @@ export const start = (options: Options): Effect.Effect<void, never, Scope.Scope>
     Metrics.messagesExpired.unsafeUpdate(1, labels)
   }
 
-  const handle = (frames: Array<Buffer>) => {
+  /** Hands over the bodies from `from` on; a promise when it has to wait for room somewhere. */
+  const deliverFrom = (frames: Array<Buffer>, from: number, kind: number): void | Promise<void> => {
+    for (let i = from; i < frames.length; i++) {
+      const ready = decode(frames[i], kind)
+      if (ready === undefined) continue
+      const full = blocking(ready.direct ? [ready.channel] : queues.members(ready.group))
+      if (full === undefined) hand(ready)
+      else return handAfterRoom(ready).then(() => deliverFrom(frames, i + 1, kind))
+    }
+  }
+
+  const handle = (frames: Array<Buffer>): void | Promise<void> => {
     const topic = frames[0]
     if (frames.length === 3 && frames[1].length === 0) {
       confirmations.onAck(topic.toString("latin1"), frames[2].toString("latin1"))
       return
     }
-    if (frames.length !== 2) return drop(`${frames.length} frames instead of 2 (topic, body)`)
+    if (frames.length < 2) return drop("a topic without a body")
     const kind = topic[0]
     if (kind === Topics.GROUP_BYTE) {
-      if (!fromSelf(topic)) deliver(frames[1], kind)
-    } else if (kind === Topics.DIRECT_BYTE) {
-      deliver(frames[1], kind)
-    } else {
-      drop("an unknown topic")
+      if (fromSelf(topic)) return
+    } else if (kind !== Topics.DIRECT_BYTE) {
+      return drop("an unknown topic")
     }
+    // The topic, then one body per message (a sender packs a burst for one topic together).
+    return deliverFrom(frames, 1, kind)
   }
 
-  return Reader.start(options.socket, "the SUB socket", handle)
+  return Effect.as(Reader.start(options.socket, "the SUB socket", handle), {
+    onReceive: (channel: string) => {
+      // After the receive has taken its message (it runs first, in the same fiber step).
+      if (watching !== undefined && watching.channel === channel) queueMicrotask(watching.check)
+    }
+  })
 }
