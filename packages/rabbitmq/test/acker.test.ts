@@ -80,4 +80,50 @@ describe("Acker", () => {
     await tick()
     expect(acker.outstanding).toBe(0)
   })
+
+  describe("with hold", () => {
+    const hold = { count: 4, millis: 20 }
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+    it("holds the acks of a quiet consumer for hold.millis, then sends them as one", async () => {
+      const { acks, channel } = fakeChannel()
+      const acker = new Acker(channel, hold)
+      acker.delivered(1)
+      acker.ack(1)
+      acker.delivered(2)
+      acker.ack(2)
+      await tick()
+      expect(acks).toEqual([])
+      await sleep(hold.millis + 10)
+      expect(acks).toEqual([[2, true]])
+      expect(acker.outstanding).toBe(0)
+    })
+
+    it("acks at once, as without hold, once hold.count deliveries are unacknowledged", async () => {
+      const { acks, channel } = fakeChannel()
+      const acker = new Acker(channel, hold)
+      for (let tag = 1; tag <= 4; tag++) acker.delivered(tag)
+      acker.ack(1)
+      await tick()
+      expect(acks).toEqual([[1, true]])
+      // Three left unacknowledged (2 and 3 done, 4 pending): below hold.count, held again.
+      acker.ack(2)
+      acker.ack(3)
+      await tick()
+      expect(acks).toEqual([[1, true]])
+      await sleep(hold.millis + 10)
+      expect(acks).toEqual([[1, true], [3, true]])
+      expect(acker.outstanding).toBe(1)
+    })
+
+    it("sends nothing after close, timer included", async () => {
+      const { acks, channel } = fakeChannel()
+      const acker = new Acker(channel, hold)
+      acker.delivered(1)
+      acker.ack(1)
+      acker.close()
+      await sleep(hold.millis + 10)
+      expect(acks).toEqual([])
+    })
+  })
 })

@@ -84,6 +84,12 @@ export interface Manager {
   readonly connections: Stream.Stream<ChannelModel>
 }
 
+/**
+ * How long acks may wait to go out together (see `Acker`): a quarter of the prefetch window, for
+ * at most 2 ms.
+ */
+const ackHold = (prefetch: number) => ({ count: Math.max(1, Math.floor(prefetch / 4)), millis: 2 })
+
 /** A fresh queue name the way the Python layer makes them. */
 export const randomQueueName = (): string => `channels_${ChannelName.randomLetters(12)}`
 
@@ -248,7 +254,7 @@ export const make = (
       control = channel
       session.control = channel
       session.boundGroups = groups.length
-      const acker = new Acker(channel)
+      const acker = new Acker(channel, ackHold(options.localCapacity))
       session.acker = acker
       const queue = queueName
       await Promise.all([
