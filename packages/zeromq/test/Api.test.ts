@@ -1,9 +1,9 @@
 // Options, names and the API around the service: every bad option is an InvalidOptions naming it,
 // channels are process-local, the Config variants build the same layers.
-import { ChannelLayer } from "@channel-layer/core"
+import { ChannelLayer, Metrics } from "@channel-layer/core"
 import { ZeroMQ, ZeroMQProxy } from "@channel-layer/zeromq"
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Context, Effect, Exit, Layer, Schedule } from "effect"
+import { ConfigProvider, Context, Effect, Exit, Layer, Metric, Schedule } from "effect"
 import { curveKeyPair } from "zeromq"
 import { build } from "./support/layers.js"
 import { freePorts, tcp } from "./support/ports.js"
@@ -114,6 +114,23 @@ describe("names", () => {
       // A send to a channel of this process stays in the process and is not encoded.
       const own = yield* layer.newChannel()
       yield* layer.send(own, { type: "t", blob: new Uint8Array(200) })
+    }))
+})
+
+describe("metrics", () => {
+  it.scopedLive("every send and group send that succeeds is counted once; failures are not", () =>
+    Effect.gen(function*() {
+      const sentCount = Metric.value(Metric.taggedWithLabels(Metrics.messagesSent, Metrics.transportLabel("zeromq")))
+      const [port] = yield* Effect.promise(() => freePorts(1))
+      const { layer } = yield* build(ZeroMQ.layerEmbedded({ publishAddress: tcp(port), capacity: 1, linger: 0 }))
+      const own = yield* layer.newChannel()
+      const before = (yield* sentCount).count
+      yield* layer.send(own, { type: "t" }) // local
+      yield* Effect.flip(layer.send(own, { type: "t" })) // full: not counted
+      yield* layer.send("x.SOMEONEelseXX!abc", { type: "t" }) // held for another process
+      yield* layer.groupSend("nobody", { type: "t" })
+      yield* Effect.flip(layer.send("http.request", { type: "t" })) // refused: not counted
+      expect((yield* sentCount).count).toBe(before + 3)
     }))
 })
 

@@ -139,6 +139,12 @@ export const make = (
 
     const unreachable = () => new Errors.ConnectionClosed({ reason: wiring.unreachable() })
 
+    /** A send or group send that succeeded: counted here (see `instrument`'s `countsSent`). */
+    const sent = (): Effect.Effect<void> => {
+      Metrics.messagesSent.unsafeUpdate(1, labels)
+      return Effect.void
+    }
+
     /**
      * Waits (up to `sendTimeout`) until `attempt` succeeds when the sending socket's queue makes
      * room; otherwise `otherwise` decides (fail, or drop and log).
@@ -151,7 +157,7 @@ export const make = (
         Effect.timeout(Duration.millis(settings.sendTimeout)),
         Effect.matchEffect({
           onFailure: () => otherwise(),
-          onSuccess: () => isClosed() ? Effect.fail(new Errors.LayerClosed()) : Effect.void
+          onSuccess: () => isClosed() ? Effect.fail(new Errors.LayerClosed()) : sent()
         })
       )
 
@@ -167,8 +173,8 @@ export const make = (
         const expiresAt = queues.now() + expiry
         if (owner === clientId) {
           return queues.unsafeDeliverDirect(channel, copied.right, expiresAt, "reject")
-            ? Effect.void
-            : Effect.fail(new Errors.ChannelFull({ channel, capacity: settings.capacityOf(channel) }))
+            ? sent()
+            : Effect.fail(Errors.channelFull(channel, settings.capacityOf(channel)))
         }
         const body = encode(copied.right, { channel, expiresAt })
         if (Either.isLeft(body)) return Effect.fail(body.left)
@@ -177,12 +183,12 @@ export const make = (
           const admission = wiring.direct(owner, frames)
           return admission !== "full" && admission !== "hold-full"
         }
-        if (attempt()) return Effect.void
+        if (attempt()) return sent()
         return whenRoom(attempt, (): Effect.Effect<void, Errors.ChannelFull | Errors.ConnectionClosed> => {
           if (!wiring.reachable()) return Effect.fail(unreachable())
           warnings.report(backPressureKind, channel)
           Metrics.messagesRejectedFull.unsafeUpdate(1, labels)
-          return Effect.fail(new Errors.ChannelFull({ channel }))
+          return Effect.fail(Errors.channelFull(channel))
         })
       })
 
@@ -196,19 +202,19 @@ export const make = (
         const expiresAt = queues.now() + expiry
         if (!wiring.groupLeaves(Topics.groupSubscription(group))) {
           queues.unsafeDeliverGroup(group, copied.right, expiresAt)
-          return Effect.void
+          return sent()
         }
         const body = encode(copied.right, { group, expiresAt })
         if (Either.isLeft(body)) return Effect.fail(body.left)
         queues.unsafeDeliverGroup(group, copied.right, expiresAt)
         const frames = [topics.groupTopic(group), body.right]
         const attempt = () => wiring.group(frames)
-        if (attempt()) return Effect.void
+        if (attempt()) return sent()
         return whenRoom(attempt, (): Effect.Effect<void, Errors.ConnectionClosed> => {
           if (!wiring.reachable()) return Effect.fail(unreachable())
           warnings.report(groupDroppedKind, group)
           ZeroMQMetrics.groupMessagesDropped.unsafeUpdate(1, labels)
-          return Effect.void
+          return sent()
         })
       })
 
@@ -276,5 +282,5 @@ export const make = (
       groupSend,
       flush: Effect.dieMessage("the ZeroMQ layers do not support flush (it is not in their extensions)")
     }
-    return ChannelLayer.instrument("zeromq", service)
+    return ChannelLayer.instrument("zeromq", service, { countsSent: true })
   })
