@@ -8,7 +8,7 @@
  * takes messages, and sleeps on a wake-up when the queue is empty. Consecutive queued messages
  * for the same topic go out as one multipart message: the topic, then each body. At the high-water mark a PUSH
  * socket's send stays pending; a PUB socket with `noDrop` refuses with EAGAIN, and the fiber then
- * backs off (1 ms, doubling, at most 50 ms, on Effect's clock) and tries again. Meanwhile the
+ * backs off (1 ms, doubling, at most 4 ms, on Effect's clock) and tries again. Meanwhile the
  * queue fills up to its capacity and `offer` returns `false`; senders may wait for room with
  * `whenRoom`, in order of arrival. Control messages (subscription acknowledgements) skip the
  * capacity and go first.
@@ -219,7 +219,7 @@ export const make = (
       for (;;) {
         const outcome = yield* Effect.promise(write)
         if (outcome === undefined) return
-        backoff = outcome.progressed ? 1 : Math.min(backoff * 2, 50)
+        backoff = outcome.progressed ? 1 : Math.min(backoff * 2, 4)
         yield* Effect.sleep(Duration.millis(backoff))
       }
     }).pipe(Effect.interruptible, Effect.forkScoped)
