@@ -83,6 +83,24 @@ describe("Codec", () => {
     }
   })
 
+  it("writes and reads 64-bit integers at the safe-integer boundary (uint64 big-endian, as Python)", () => {
+    const cases: Array<[number | bigint, string]> = [
+      [2 ** 32, "cf0000000100000000"],
+      [2 ** 32 + 5, "cf0000000100000005"],
+      [1_700_000_000_000, "cf0000018bcfe56800"],
+      [Number.MAX_SAFE_INTEGER, "cf001fffffffffffff"],
+      [2n ** 53n, "cf0020000000000000"],
+      [2n ** 64n - 1n, "cfffffffffffffffff"],
+      [-(2n ** 63n), "d38000000000000000"]
+    ]
+    for (const [value, hex] of cases) {
+      const body = Codec.encode({ type: "t", n: value } as any, { group: "g" })
+      // map header, "type", "t", "n", then the integer
+      expect(Buffer.from(body.subarray(10, 19)).toString("hex"), String(value)).toBe(hex)
+      expect(Either.getOrThrow(Codec.decode(body)).message.n).toBe(value)
+    }
+  })
+
   it("keeps every body intact while later ones are encoded, small and large", () => {
     const messages = Array.from({ length: 2_000 }, (_, i) => ({ type: "t", i, text: "x".repeat(i % 300) }))
     messages.push({ type: "t", i: -1, text: "y".repeat(100_000) })
