@@ -10,10 +10,12 @@
  * Topology and wire format: one SUB socket per process, subscribed to `c:<client id>\0` (its
  * direct messages; channel names are `<prefix>.<client id>!<random>`) and to `g:<group>\0` for
  * each group with local members (subscribed when the first local member joins, unsubscribed when
- * the last leaves). A message is two frames: the topic (`c:<client id>\0`, or
+ * the last leaves). A message is the topic frame (`c:<client id>\0`, or
  * `g:<group>\0<sender id>`) and the msgpack body of core's `Codec` (the message, the
  * `__asgi_channel__` or `__asgi_group__` envelope and the `__asgi_expires__` deadline in epoch
- * ms). Local delivery goes through core's `LocalQueues` (capacity per channel, expiry).
+ * ms); consecutive messages for one topic travel packed in one multipart message, the topic then
+ * each body. Local delivery goes through core's `LocalQueues` (capacity per channel, expiry; see
+ * `fullChannelTimeout` for what a full channel does to messages from other processes).
  *
  * No slow-joiner loss: `newChannel` and `groupAdd` return only once every publisher the SUB socket
  * reaches has acknowledged the subscription (publishers answer each subscribe on the subscribed

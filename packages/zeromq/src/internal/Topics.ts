@@ -1,7 +1,8 @@
 /**
- * The topic frames of the ZeroMQ transports. Every message is two frames, the topic and the
- * msgpack body; a subscription acknowledgement is three (the subscription, an empty frame, the id
- * of the publisher that saw it).
+ * The topic frames of the ZeroMQ transports. A multipart message is the topic, then one msgpack
+ * body per channel-layer message (a sender packs consecutive messages for one topic together); a
+ * subscription acknowledgement is three frames (the subscription, an empty frame, the id of the
+ * publisher that saw it), told apart by its empty second frame.
  *
  * - Direct: `c:<client id>\0`. A process subscribes to its own client id once; the client id is the
  *   last dot-separated segment before `!` in the names its `newChannel` makes
