@@ -56,11 +56,12 @@ export interface Outbox {
   /** Queues a control message, sent before any waiting data. */
   readonly control: (frames: Frames) => void
   /**
-   * Waits until `attempt` succeeds. Waiting attempts run in order, synchronously, when room is
-   * made (`release`, and once the queue is down to half its capacity), so the sender that waited
-   * longest gets the first free slot and nobody spins.
+   * Waits until `attempt` succeeds (`true`), or `timeout` ms passed (`false`). Waiting attempts
+   * run in order, synchronously, when room is made (`release`, and once the queue is down to half
+   * its capacity), so the sender that waited longest gets the first free slot and nobody spins.
+   * One fiber times the waits out (a timer per wait would cost more than the wait).
    */
-  readonly whenRoom: (attempt: () => boolean) => Effect.Effect<void>
+  readonly whenRoom: (attempt: () => boolean, timeout: number) => Effect.Effect<boolean>
   /** `whenRoom` for plain JavaScript callers: `done` runs once `attempt` succeeded. */
   readonly unsafeWhenRoom: (attempt: () => boolean, done: () => void) => void
   /** Runs waiting attempts (for room made elsewhere, e.g. in a hold). */
@@ -88,7 +89,9 @@ const sameTopic = (a: Uint8Array, b: Uint8Array): boolean => a === b || Buffer.c
 
 interface Waiting {
   readonly attempt: () => boolean
-  done: (() => void) | undefined
+  /** Called once: `true` when the attempt succeeded, `false` when the wait timed out. */
+  done: ((ok: boolean) => void) | undefined
+  readonly deadline: number
 }
 
 type Outcome = { readonly blocked: boolean; readonly progressed: boolean }
@@ -110,6 +113,7 @@ export const make = (
   }
 ): Effect.Effect<Outbox, never, Scope.Scope> =>
   Effect.gen(function*() {
+    const clock = yield* Effect.clock
     const data = new Fifo<Frames>()
     const controls = new Fifo<Frames>()
     const waiting = new Fifo<Waiting>()
@@ -151,8 +155,21 @@ export const make = (
         waiting.shift()
         const done = head.done
         head.done = undefined
-        done()
+        done(true)
       }
+    }
+
+    /** Ends the waits whose deadline has passed; returns the next deadline. */
+    const expire = (now: number): number => {
+      let head: Waiting | undefined
+      while ((head = waiting.peek()) !== undefined) {
+        if (head.done !== undefined && head.deadline > now) return head.deadline
+        waiting.shift()
+        const done = head.done
+        head.done = undefined
+        done?.(false)
+      }
+      return Number.POSITIVE_INFINITY
     }
 
     /**
@@ -231,11 +248,34 @@ export const make = (
       return true
     }
 
-    const unsafeWhenRoom = (attempt: () => boolean, done: () => void): Waiting => {
-      const entry: Waiting = { attempt, done }
+    const unsafeWhenRoom = (attempt: () => boolean, done: (ok: boolean) => void, deadline: number): Waiting => {
+      const entry: Waiting = { attempt, done, deadline }
       waiting.push(entry)
+      if (deadline !== Number.POSITIVE_INFINITY && timing !== undefined) {
+        const resume = timing
+        timing = undefined
+        resume()
+      }
       return entry
     }
+
+    // The timer of the waits: sleeps until the first deadline (waits are queued in deadline
+    // order: every sender of an outbox waits the same time), ends what is due, and sleeps while
+    // nothing waits.
+    let timing: (() => void) | undefined
+    const nothingTimed = Effect.async<void>((resume) => {
+      timing = () => resume(Effect.void)
+      return Effect.sync(() => {
+        timing = undefined
+      })
+    })
+    yield* Effect.gen(function*() {
+      for (;;) {
+        const next = expire(clock.unsafeCurrentTimeMillis())
+        if (next === Number.POSITIVE_INFINITY) yield* nothingTimed
+        else yield* Effect.sleep(Duration.millis(Math.max(1, next - clock.unsafeCurrentTimeMillis())))
+      }
+    }).pipe(Effect.interruptible, Effect.forkScoped)
 
     return {
       size: () => data.length,
@@ -249,15 +289,19 @@ export const make = (
         controls.push(frames)
         signal()
       },
-      whenRoom: (attempt) =>
-        Effect.async<void>((resume) => {
-          const entry = unsafeWhenRoom(attempt, () => resume(Effect.void))
+      whenRoom: (attempt, timeout) =>
+        Effect.async<boolean>((resume) => {
+          const entry = unsafeWhenRoom(
+            attempt,
+            (ok) => resume(Effect.succeed(ok)),
+            clock.unsafeCurrentTimeMillis() + timeout
+          )
           return Effect.sync(() => {
             entry.done = undefined
           })
         }),
       unsafeWhenRoom: (attempt, done) => {
-        unsafeWhenRoom(attempt, done)
+        unsafeWhenRoom(attempt, done, Number.POSITIVE_INFINITY)
       },
       release,
       drain: (timeout) =>

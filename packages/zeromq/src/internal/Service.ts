@@ -31,7 +31,7 @@ import {
   Metrics
 } from "@channel-layer/core"
 import type { MetricLabel, Scope } from "effect"
-import { Duration, Effect, Either } from "effect"
+import { Effect, Either } from "effect"
 import * as ZeroMQMetrics from "../ZeroMQMetrics.js"
 import type * as Confirmations from "./Confirmations.js"
 import type * as Outbox from "./Outbox.js"
@@ -59,8 +59,11 @@ export interface Wiring {
   readonly groupLeaves: (subscription: string) => boolean
   /** Queues a group message for other processes; `false` when the socket's queue is full. */
   readonly group: (frames: Outbox.Frames) => boolean
-  /** Waits until `attempt` succeeds, run each time the sending socket's queue (or hold) makes room. */
-  readonly whenRoom: (attempt: () => boolean) => Effect.Effect<void>
+  /**
+   * Waits until `attempt` succeeds (`true`), run each time the sending socket's queue (or hold)
+   * makes room, or `timeout` ms passed (`false`).
+   */
+  readonly whenRoom: (attempt: () => boolean, timeout: number) => Effect.Effect<boolean>
   /** Whether the sending socket has a connection to hand messages to (the proxy, in dedicated mode). */
   readonly reachable: () => boolean
   /** Words for a `ConnectionClosed` when it has not ("the proxy at tcp://..."). */
@@ -153,12 +156,10 @@ export const make = (
       attempt: () => boolean,
       otherwise: () => Effect.Effect<void, E>
     ): Effect.Effect<void, E | Errors.LayerClosed> =>
-      wiring.whenRoom(attempt).pipe(
-        Effect.timeout(Duration.millis(settings.sendTimeout)),
-        Effect.matchEffect({
-          onFailure: () => otherwise(),
-          onSuccess: () => isClosed() ? Effect.fail(new Errors.LayerClosed()) : sent()
-        })
+      Effect.flatMap(
+        wiring.whenRoom(attempt, settings.sendTimeout),
+        (ok): Effect.Effect<void, E | Errors.LayerClosed> =>
+          ok ? (isClosed() ? Effect.fail(new Errors.LayerClosed()) : sent()) : otherwise()
       )
 
     const send: ChannelLayer.ChannelLayerService["send"] = (channel, message) =>
