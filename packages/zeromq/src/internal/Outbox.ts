@@ -124,9 +124,9 @@ export const make = (
     let wake: (() => void) | undefined
     let drained: Array<() => void> = []
 
-    // The writer wakes up in the next turn of the event loop (setImmediate), not at once: the
-    // messages the fibers queue in the meantime then go out in one burst, which wakes libzmq's
-    // I/O thread once instead of once per message.
+    // The writer wakes up in a microtask, not at once: the fiber that queued the message goes on
+    // running first, and what it queues meanwhile (up to Effect's yield) goes out in one burst,
+    // packed per topic, without waiting for a turn of the event loop.
     let scheduled = false
     const wakeUp = () => {
       scheduled = false
@@ -139,7 +139,7 @@ export const make = (
     const signal = () => {
       if (wake !== undefined && !scheduled) {
         scheduled = true
-        setImmediate(wakeUp)
+        queueMicrotask(wakeUp)
       }
     }
 
