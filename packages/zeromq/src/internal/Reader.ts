@@ -44,13 +44,12 @@ const loop = async (socket: Readable, handle: Handler): Promise<Stop> => {
     }
     // zeromq.js resolves a pending receive with undefined when the socket closes.
     if (frames === undefined) return { _tag: "Closed" }
-    let waiting: void | Promise<void>
     try {
-      waiting = handle(frames)
+      const waiting = handle(frames)
+      if (waiting !== undefined) await waiting
     } catch (error) {
       return { _tag: "Failed", error }
     }
-    if (waiting !== undefined) await waiting
   }
 }
 
