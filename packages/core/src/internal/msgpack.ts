@@ -276,6 +276,11 @@ export class Writer {
   }
 }
 
+/** Strings up to this many bytes go through the short-string cache of `Reader`. */
+const SHORT_MAX = 24
+const SHORT_CACHE_SIZE = 1024
+const shortCache: Array<string | undefined> = new Array(SHORT_CACHE_SIZE)
+
 /** Takes a map entry out of the map being read (returns `true`) or leaves it in. */
 export type SetAside = (key: string, value: unknown) => boolean
 
@@ -339,13 +344,30 @@ export class Reader {
     this.need(size)
     const start = this.position
     this.position += size
-    if (size < 16) {
-      let out = ""
+    if (size <= SHORT_MAX) {
+      // Short ASCII strings (map keys, types, names) come back from a cache: the same few repeat
+      // in every message, and building them char by char made garbage on every decode.
+      const bytes = this.bytes
+      let hash = size
       for (let i = start; i < start + size; i++) {
-        const code = this.bytes[i]
+        const code = bytes[i]
         if (code >= 0x80) return this.text.toString("utf8", start, start + size)
-        out += String.fromCharCode(code)
+        hash = (Math.imul(hash, 31) + code) | 0
       }
+      const slot = hash & (SHORT_CACHE_SIZE - 1)
+      const cached = shortCache[slot]
+      if (cached !== undefined && cached.length === size) {
+        let same = true
+        for (let i = 0; i < size; i++) {
+          if (cached.charCodeAt(i) !== bytes[start + i]) {
+            same = false
+            break
+          }
+        }
+        if (same) return cached
+      }
+      const out = size === 0 ? "" : this.text.toString("latin1", start, start + size)
+      shortCache[slot] = out
       return out
     }
     return this.text.toString("utf8", start, start + size)
