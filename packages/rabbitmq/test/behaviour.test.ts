@@ -50,6 +50,19 @@ describe("RabbitMQ layer behaviour (the Python reference suite's cases)", () => 
       expect((yield* receiver.layer.receive(channel)).type).toBe("after")
     }))
 
+  it.scopedLive("counts a sent message once the broker confirmed it, direct or group, not a send refused as full", () =>
+    Effect.gen(function*() {
+      const sent = Metrics.messagesSent.pipe(Metric.taggedWithLabels(Metrics.transportLabel("rabbitmq")))
+      const receiver = yield* instance({ remoteCapacity: 3, localCapacity: 1 })
+      const sender = yield* instance()
+      const channel = yield* receiver.layer.newChannel()
+      const before = (yield* Metric.value(sent)).count
+      const { accepted, error } = yield* fill((i) => sender.layer.send(channel, { type: "fill", i }), 50)
+      expect(error).toMatchObject({ _tag: "ChannelFull" })
+      yield* sender.layer.groupSend(unique("counted"), { type: "to nobody" })
+      expect((yield* Metric.value(sent)).count - before).toBe(accepted + 1)
+    }))
+
   it.scopedLive("local capacity: the prefetch holds localCapacity deliveries, the rest waits in the broker", () =>
     Effect.gen(function*() {
       const logs = yield* captureLogs()

@@ -108,17 +108,17 @@ export const make = (
     }
     const skip = (queue: string, reason: string, body: Uint8Array) => {
       RabbitMQMetrics.skippedMessages.unsafeUpdate(1, labels)
-      // The body is copied: amqplib may reuse the buffer it is a view of.
-      skippedLog.hit({ queue, reason, body: body.slice(0, 32) })
+      // The body is copied (a Buffer's slice would share memory): amqplib may reuse the buffer.
+      skippedLog.hit({ queue, reason, body: new Uint8Array(body.subarray(0, 32)) })
     }
 
     const onDelivery = (acker: Acker, delivery: ConsumeMessage, queue: string): void => {
       const tag = delivery.fields.deliveryTag
       acker.delivered(tag)
       const ack = () => acker.ack(tag)
-      const content = delivery.content
-      // A plain Uint8Array view: the decoder's copies of bin values are then plain Uint8Arrays.
-      const bytes = new Uint8Array(content.buffer, content.byteOffset, content.byteLength)
+      // The Buffer itself: the decoder reads strings straight from it and copies bin values into
+      // plain Uint8Arrays of their own.
+      const bytes = delivery.content
       try {
         const decoded = Codec.decode(bytes)
         if (Either.isLeft(decoded)) {
@@ -192,8 +192,11 @@ export const make = (
           // Direct sends (default exchange) are mandatory, see `onReturned`; an empty group is normal.
           const options = exchange === "" ? mandatory : undefined
           live.publisher.publish(exchange, routingKey, body, options, (error: Error | null) => {
-            if (error === null) resume(Effect.void)
-            else if (error.message === "message nacked") resume(onNack())
+            if (error === null) {
+              // Counted here, where it succeeded (see `instrument`'s `countsSent`).
+              Metrics.messagesSent.unsafeUpdate(1, labels)
+              resume(Effect.void)
+            } else if (error.message === "message nacked") resume(onNack())
             else resume(Effect.fail(lostConfirm(error)))
           })
         } catch (error) {
@@ -449,5 +452,5 @@ export const make = (
       connections: manager.connections
     }
 
-    return { channelLayer: ChannelLayer.instrument("rabbitmq", service), connection }
+    return { channelLayer: ChannelLayer.instrument("rabbitmq", service, { countsSent: true }), connection }
   })

@@ -8,7 +8,7 @@
 import type { ChannelModel } from "amqplib"
 
 interface Corkable {
-  write: (...args: Array<unknown>) => boolean
+  write: (chunk: unknown, encoding?: unknown, callback?: unknown) => boolean
   cork: () => void
   uncork: () => void
 }
@@ -30,12 +30,13 @@ export const coalesceWrites = (model: ChannelModel): void => {
     corked = false
     stream.uncork()
   }
-  stream.write = (...args) => {
+  // Fixed arity (amqplib passes a Buffer, or a Buffer and a callback): no arguments array per write.
+  stream.write = (chunk, encoding, callback) => {
     if (!corked) {
       corked = true
       stream.cork()
       process.nextTick(uncork)
     }
-    return write(...args)
+    return write(chunk, encoding, callback)
   }
 }
