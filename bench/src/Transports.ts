@@ -187,7 +187,8 @@ export const definitions = (config: BenchConfig, shared: Shared): ReadonlyArray<
       latency: RawZeroMQ.names.latency
     },
     pointToPoint: zeromqPointToPoint(config),
-    targetRatio: 0.8
+    targetRatio: 0.8,
+    rounds: RawZeroMQ.rounds
   },
   {
     transport: "zeromq-dedicated",
@@ -205,7 +206,8 @@ export const definitions = (config: BenchConfig, shared: Shared): ReadonlyArray<
       latency: RawZeroMQ.names.latency
     },
     pointToPoint: zeromqPointToPoint(config),
-    targetRatio: 0.8
+    targetRatio: 0.8,
+    rounds: RawZeroMQ.rounds
   }
 ]
 
