@@ -19,7 +19,7 @@
 import type { Scope } from "effect"
 import { Duration, Effect, Schedule } from "effect"
 import { LayerClosed } from "./Errors.js"
-import { Fifo } from "./internal/Fifo.js"
+import { Fifo } from "./Fifo.js"
 import * as Message from "./Message.js"
 import * as Metrics from "./Metrics.js"
 

@@ -25,6 +25,10 @@ export * as Errors from "./Errors.js"
 /**
  * @since 0.1.0
  */
+export * as Fifo from "./Fifo.js"
+/**
+ * @since 0.1.0
+ */
 export * as InMemory from "./InMemory.js"
 /**
  * @since 0.1.0

@@ -15,9 +15,9 @@
  *
  * @since 0.1.0
  */
+import { Fifo } from "@channel-layer/core/Fifo"
 import type { Scope } from "effect"
 import { Duration, Effect } from "effect"
-import { Fifo } from "./Fifo.js"
 import type * as Warnings from "./Warnings.js"
 
 /**

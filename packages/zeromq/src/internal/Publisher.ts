@@ -15,11 +15,11 @@
  *
  * @since 0.1.0
  */
+import { Fifo } from "@channel-layer/core/Fifo"
 import type { MetricLabel, Scope } from "effect"
 import { Duration, Effect, Schedule } from "effect"
 import type * as zmq from "zeromq"
 import * as ZeroMQMetrics from "../ZeroMQMetrics.js"
-import { Fifo } from "./Fifo.js"
 import type * as Outbox from "./Outbox.js"
 import * as Reader from "./Reader.js"
 import * as Topics from "./Topics.js"

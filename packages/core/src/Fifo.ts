@@ -1,6 +1,7 @@
 /**
- * A first-in first-out queue on an array with a moving head: O(1) push and shift, compacted once
- * the consumed prefix dominates.
+ * A first-in first-out queue on a plain array with a moving head: O(1) push and shift without
+ * `Array.prototype.shift`'s copying, compacted once the consumed prefix dominates. Local buffers
+ * and transport outboxes use it on their hot paths.
  *
  * @since 0.1.0
  */
@@ -23,6 +24,12 @@ export class Fifo<A> {
   /** Appends an item. */
   push(item: A): void {
     this.items.push(item)
+  }
+
+  /** Puts an item back at the front. */
+  unshift(item: A): void {
+    if (this.head > 0) this.items[--this.head] = item
+    else this.items.unshift(item)
   }
 
   /** The first item, left in place. */
