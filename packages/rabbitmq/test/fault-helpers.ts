@@ -6,34 +6,20 @@
 import type { ChannelLayer, Errors, Message } from "@channel-layer/core"
 import { RabbitMQ } from "@channel-layer/rabbitmq"
 import type { ChannelModel, ConfirmChannel } from "amqplib"
-import amqp from "amqplib"
 import type { Scope } from "effect"
-import { Cause, Duration, Effect, Exit, FiberRef, HashSet, Logger, Option, Schedule } from "effect"
+import { Cause, Duration, Effect, Exit, Option, Schedule } from "effect"
+import { rawConfirmChannel as sharedRawConfirmChannel, waitFor } from "./helpers.js"
 
 /** The shared test broker (vhost `asgi`), the target of the proxies. */
 export const broker = { host: "127.0.0.1", port: 5672 } as const
 
-/** The shared test broker's URL. */
-export const url = "amqp://guest:guest@127.0.0.1:5672/asgi"
-
-/** The test vhost. */
-export const vhost = "asgi"
-
-/** A unique group name for one test. */
-export const unique = (prefix: string): string =>
-  `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`
+export { captureLogs, type LogLine, unique, url, vhost } from "./helpers.js"
 
 /** A raw amqplib publisher-confirm channel on the shared broker, closed with the scope. */
-export const rawConfirmChannel: Effect.Effect<ConfirmChannel, never, Scope.Scope> = Effect.acquireRelease(
-  Effect.promise(async () => {
-    const model = await amqp.connect(url, { noDelay: true })
-    model.on("error", () => {})
-    const channel = await model.createConfirmChannel()
-    channel.on("error", () => {})
-    return { model, channel }
-  }),
-  ({ model }) => Effect.promise(() => model.close().catch(() => {}))
-).pipe(Effect.map(({ channel }) => channel))
+export const rawConfirmChannel: Effect.Effect<ConfirmChannel, never, Scope.Scope> = Effect.map(
+  sharedRawConfirmChannel,
+  ({ channel }) => channel
+)
 
 /** A quick, steady reconnect schedule: the tests wait for conditions, not for a backoff. */
 export const fastRetry = Schedule.spaced(Duration.millis(100))
@@ -50,23 +36,12 @@ export const instance = (
 ): Effect.Effect<Instance, Errors.InvalidOptions, Scope.Scope> =>
   Effect.map(RabbitMQ.make(options), (services) => ({ layer: services.channelLayer, services }))
 
-/**
- * Polls `check` every 20 ms until it returns true; fails with `what` after `timeout`. For
- * conditions that no event announces.
- */
+/** Waits until `check` holds (see `waitFor`), by default for up to 20 s. */
 export const waitUntil = (
   what: string,
   check: () => boolean,
   timeout: Duration.DurationInput = "20 seconds"
-): Effect.Effect<void, Error> =>
-  Effect.sync(check).pipe(
-    Effect.repeat({ schedule: Schedule.spaced("20 millis"), until: (done) => done }),
-    Effect.timeoutFail({
-      duration: timeout,
-      onTimeout: () => new Error(`timed out after ${Duration.format(Duration.decode(timeout))} waiting for ${what}`)
-    }),
-    Effect.asVoid
-  )
+): Effect.Effect<void, Error> => waitFor(what, check, timeout)
 
 /** Like {@link waitUntil}, for an effectful check. */
 export const waitUntilEffect = <E, R>(
@@ -104,27 +79,6 @@ export const awaitNewConnection = (
       onTimeout: () => new Error(`the layer did not reconnect within ${Duration.format(Duration.decode(timeout))}`)
     })
   )
-
-/** One line the layer logged. */
-export interface LogLine {
-  readonly level: string
-  readonly message: string
-}
-
-/**
- * Adds a logger that keeps every log line for the rest of the scope. Call it before making the
- * layer: the layer's fibers inherit the loggers of the fiber that made it.
- */
-export const captureLogs = (): Effect.Effect<Array<LogLine>, never, Scope.Scope> =>
-  Effect.gen(function*() {
-    const lines: Array<LogLine> = []
-    const logger = Logger.make(({ logLevel, message }) => {
-      const parts = Array.isArray(message) ? message : [message]
-      lines.push({ level: logLevel.label, message: parts.map((part) => String(part)).join(" ") })
-    })
-    yield* Effect.locallyScopedWith(FiberRef.currentLoggers, HashSet.add(logger))
-    return lines
-  })
 
 /** How one send ended. */
 export type Outcome =
