@@ -62,6 +62,7 @@ export interface Options<I, S extends ChannelLayerService> {
   readonly targetRatio: number
   readonly latencySlackMs?: number
   readonly rounds?: number
+  readonly warmupRounds?: number
   /** Prefix passed to `newChannel` for the receiver's channel (default: none). */
   readonly channelPrefix?: string
 }
@@ -104,6 +105,7 @@ export interface InstancesOptions {
   readonly targetRatio: number
   readonly latencySlackMs?: number
   readonly rounds?: number
+  readonly warmupRounds?: number
   readonly channelPrefix?: string
 }
 
@@ -152,6 +154,7 @@ export const fromInstances = (options: InstancesOptions): PointToPointAdapter =>
   targetRatio: options.targetRatio,
   ...(options.latencySlackMs !== undefined ? { latencySlackMs: options.latencySlackMs } : {}),
   ...(options.rounds !== undefined ? { rounds: options.rounds } : {}),
+  ...(options.warmupRounds !== undefined ? { warmupRounds: options.warmupRounds } : {}),
   setup: Effect.gen(function*() {
     const { receiver, sender } = yield* options.instances
     const channel = options.channelPrefix !== undefined

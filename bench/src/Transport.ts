@@ -67,6 +67,8 @@ export interface PointToPointAdapter {
    * round. Match the floor's (in-memory: `EffectQueue.rounds`). Default 1.
    */
   readonly rounds?: number
+  /** Untimed full-size rounds before the timed ones when `rounds` > 1 (in-memory: `EffectQueue.warmupRounds`). Default 1. */
+  readonly warmupRounds?: number
   /**
    * Creates the sender and the receiver on separate connections and the receiver's channel.
    * Everything it opens is closed when the scope closes. Called once per scenario.
@@ -159,8 +161,11 @@ const throughputScenario = (adapter: PointToPointAdapter, window: 1 | 100): Scen
         const { count, warmup } = context.config
         const session = yield* adapter.setup
         const messages = makeMessages(count)
-        context.phase("warm-up")
-        yield* runWindowed(session, rounds > 1 ? messages : makeMessages(warmup), window, context.progress)
+        const warmupRounds = rounds > 1 ? adapter.warmupRounds ?? 1 : 1
+        for (let r = 1; r <= warmupRounds; r++) {
+          context.phase(warmupRounds === 1 ? "warm-up" : `warm-up ${r}/${warmupRounds}`)
+          yield* runWindowed(session, rounds > 1 ? messages : makeMessages(warmup), window, context.progress)
+        }
         const elapsed: Array<number> = []
         for (let r = 1; r <= rounds; r++) {
           context.phase(rounds === 1 ? `window ${window}` : `window ${window}, round ${r}/${rounds}`)

@@ -63,6 +63,7 @@ export interface Definition {
   /** Point to point: minimum throughput as a ratio of the floor. */
   readonly targetRatio: number
   readonly rounds?: number
+  readonly warmupRounds?: number
 }
 
 /**
@@ -146,7 +147,8 @@ export const definitions = (config: BenchConfig, shared: Shared): ReadonlyArray<
       Effect.map(InMemory.make(capacityOption(options)), (layer) => ({ sender: layer, receiver: layer })),
     floors: { window1: EffectQueue.name, window100: EffectQueue.name },
     targetRatio: 0.5,
-    rounds: EffectQueue.rounds
+    rounds: EffectQueue.rounds,
+    warmupRounds: EffectQueue.warmupRounds
   },
   {
     transport: "rabbitmq",
@@ -222,7 +224,8 @@ export const adapter = (definition: Definition): PointToPointAdapter =>
     instances: definition.instances(definition.pointToPoint),
     floors: definition.floors,
     targetRatio: definition.targetRatio,
-    ...(definition.rounds !== undefined ? { rounds: definition.rounds } : {})
+    ...(definition.rounds !== undefined ? { rounds: definition.rounds } : {}),
+    ...(definition.warmupRounds !== undefined ? { warmupRounds: definition.warmupRounds } : {})
   })
 
 /**

@@ -1,6 +1,6 @@
 import { ChannelLayer, Consumer, InMemory, Metrics, TypedChannel } from "@channel-layer/core"
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Duration, Effect, Exit, Fiber, Layer, Metric, Schema, Stream, TestClock } from "effect"
+import { Chunk, Duration, Effect, Exit, Fiber, Layer, Metric, Schema, Stream, TestClock, Tracer } from "effect"
 
 const layer = (options: InMemory.InMemoryOptions = {}) => InMemory.layer(options)
 
@@ -17,6 +17,35 @@ describe("InMemory", () => {
       expect((yield* Effect.flip(channels.send("c", { type: "three" })))._tag).toBe("ChannelFull")
       expect((yield* Metric.value(sent)).count - before).toBe(2)
     }).pipe(Effect.provide(layer({ capacity: 2 }))))
+
+  it.scoped("makes a span per send, group send and receive when a tracer is installed, none otherwise", () =>
+    Effect.gen(function*() {
+      const channels = yield* ChannelLayer.ChannelLayer
+      const spans: Array<Tracer.Span> = []
+      const native = yield* Effect.tracer
+      const recording = Tracer.make({
+        span: (name, parent, context, links, startTime, kind, options) => {
+          const span = native.span(name, parent, context, links, startTime, kind, options)
+          spans.push(span)
+          return span
+        },
+        context: (f) => f()
+      })
+      yield* channels.send("c", { type: "untraced" })
+      yield* channels.receive("c")
+      expect(spans).toEqual([])
+      yield* Effect.gen(function*() {
+        yield* channels.send("c", { type: "traced" })
+        yield* channels.groupAdd("g", "c")
+        yield* channels.groupSend("g", { type: "traced" })
+        yield* channels.receive("c")
+      }).pipe(Effect.withTracer(recording))
+      expect(spans.map((span) => [span.name, span.kind, Object.fromEntries(span.attributes)])).toEqual([
+        ["ChannelLayer.send", "producer", { transport: "memory", channel: "c" }],
+        ["ChannelLayer.groupSend", "producer", { transport: "memory", group: "g" }],
+        ["ChannelLayer.receive", "consumer", { transport: "memory", channel: "c" }]
+      ])
+    }).pipe(Effect.provide(layer())))
 
   it.scoped("expires messages on the Clock (TestClock)", () =>
     Effect.gen(function*() {
