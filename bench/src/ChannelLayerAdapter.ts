@@ -14,7 +14,7 @@
  *   tag: ChannelLayer.ChannelLayer,
  *   sender: RabbitMQ.layer({ url }),
  *   receiver: RabbitMQ.layer({ url }),
- *   floors: { window1: RawAmqp.names.window1, window100: RawAmqp.names.window100, latency: RawAmqp.names.latency },
+ *   floors: { throughput: RawAmqp.floor, latency: RawAmqp.names.latency },
  *   targetRatio: 0.9
  * })
  * ```

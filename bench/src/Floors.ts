@@ -23,15 +23,10 @@ export {
 }
 
 /**
- * The floors: in-memory, raw amqplib at window 100 and 1, raw zeromq, and the two latency floors.
+ * The floor scenarios: the two latency floors. The throughput floors (`EffectQueue.floor`,
+ * `RawAmqp.floor`, `RawZeroMQ.floor`) run inside the point-to-point scenarios, a round next to each
+ * of the transport's rounds.
  * @since 0.1.0
  * @category scenarios
  */
-export const floors: ReadonlyArray<Scenario> = [
-  EffectQueue.scenario,
-  RawAmqp.window100,
-  RawAmqp.window1,
-  RawZeroMQ.throughputFloor,
-  RawAmqp.latencyFloor,
-  RawZeroMQ.latencyFloor
-]
+export const floors: ReadonlyArray<Scenario> = [RawAmqp.latencyFloor, RawZeroMQ.latencyFloor]

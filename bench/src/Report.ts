@@ -123,7 +123,8 @@ const check = (target: Target, value: number, floor: number | undefined): boolea
 export const rows = (measurements: ReadonlyArray<Measurement>): ReadonlyArray<Row> => {
   const byKey = new Map(measurements.map((m) => [`${m.scenario}\u0000${m.metric}`, m.value]))
   return measurements.map((m): Row => {
-    const floorValue = m.floor ? byKey.get(`${m.floor.scenario}\u0000${m.floor.metric}`) : undefined
+    const floorValue = m.pairedFloor?.value ??
+      (m.floor ? byKey.get(`${m.floor.scenario}\u0000${m.floor.metric}`) : undefined)
     const pass = m.target ? check(m.target, m.value, floorValue) : undefined
     return {
       ...m,

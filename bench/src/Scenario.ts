@@ -8,6 +8,7 @@
  */
 import { Effect } from "effect"
 import type { Scope } from "effect"
+import type { BenchMessage } from "./Message.js"
 
 /**
  * Run-wide settings every scenario reads.
@@ -70,7 +71,9 @@ export type Target =
   | { readonly kind: "equals"; readonly value: number }
 
 /**
- * One number a scenario measured. `metric` carries the unit ("msg/s", "p99 ms", ...).
+ * One number a scenario measured. `metric` carries the unit ("msg/s", "p99 ms", ...). It is
+ * compared either with another measurement of the run (`floor`) or with a floor the scenario
+ * measured itself, in rounds interleaved with its own (`pairedFloor`).
  * @since 0.1.0
  * @category models
  */
@@ -80,7 +83,45 @@ export interface Measurement {
   readonly metric: string
   readonly value: number
   readonly floor?: FloorRef
+  readonly pairedFloor?: PairedFloor
   readonly target?: Target
+}
+
+/**
+ * A floor measured by the scenario itself, a round of the floor next to each of its own rounds.
+ * @since 0.1.0
+ * @category models
+ */
+export interface PairedFloor {
+  /** What the floor is: "amqplib", "zeromq", "effect-queue". */
+  readonly transport: string
+  readonly value: number
+}
+
+/**
+ * A throughput floor that runs a round at a time, so that a transport's scenario can interleave
+ * the floor's rounds with its own: on a shared machine the speed of everything drifts by tens of
+ * percent within a minute (other work, the broker's garbage collection), and a floor measured
+ * earlier in the run would compare the transport with another moment. Interleaved, both see the
+ * same conditions, and alternating which goes first cancels what the order does.
+ * @since 0.1.0
+ * @category models
+ */
+export interface ThroughputFloor {
+  /** The floor's label in the table. */
+  readonly transport: string
+  /** What the floor measures, for the JSON file. */
+  readonly description: string
+  /**
+   * Opens what the floor needs (connections, sockets) in the scope, for rounds of up to
+   * `config.count` messages; returns one timed round: milliseconds to move the messages with at
+   * most `window` in flight (floors without a window ignore it), first send to last delivery.
+   */
+  readonly open: (config: BenchConfig) => Effect.Effect<
+    (messages: ReadonlyArray<BenchMessage>, window: number) => Effect.Effect<number, unknown>,
+    unknown,
+    Scope.Scope
+  >
 }
 
 /**
@@ -126,7 +167,8 @@ export const fromAsync = (
 })
 
 /**
- * Measurements of a throughput run: one `msg/s` row.
+ * Measurements of a throughput run: one `msg/s` row, compared with the `msg/s` of a floor
+ * scenario (by name) or with a paired floor.
  * @since 0.1.0
  * @category constructors
  */
@@ -134,13 +176,17 @@ export const throughput = (
   scenario: string,
   transport: string,
   messagesPerSecond: number,
-  compare?: { readonly floor: string; readonly target?: Target }
+  compare?: { readonly floor: string | PairedFloor; readonly target?: Target }
 ): Measurement => ({
   scenario,
   transport,
   metric: "msg/s",
   value: messagesPerSecond,
-  ...(compare ? { floor: { scenario: compare.floor, metric: "msg/s" } } : {}),
+  ...(compare === undefined
+    ? {}
+    : typeof compare.floor === "string"
+    ? { floor: { scenario: compare.floor, metric: "msg/s" } }
+    : { pairedFloor: compare.floor }),
   ...(compare?.target ? { target: compare.target } : {})
 })
 

@@ -1,10 +1,13 @@
 /**
  * How a transport plugs into the point-to-point scenarios: implement a {@link PointToPointAdapter}
  * (usually with `ChannelLayerAdapter.make`) and {@link scenarios} turns it into three scenarios,
- * each compared with the matching floor of the same run:
+ * each compared with a floor of the same run:
  * - `p2p-<transport>-w1`: each send waits for the previous one (floor: publish, await confirm)
  * - `p2p-<transport>-w100`: 100 sends in flight (floor: pipelined confirms)
  * - `latency-<transport>`: send-to-delivery latency at a fixed rate
+ *
+ * The throughput scenarios measure their floor themselves, a floor round next to each of their
+ * rounds (see `ThroughputFloor`); the latency scenario is compared with a floor scenario.
  * @since 0.1.0
  */
 import { Effect, Fiber, FiberSet } from "effect"
@@ -12,7 +15,7 @@ import type { Scope } from "effect"
 import { performance } from "node:perf_hooks"
 import type { BenchMessage } from "./Message.js"
 import { makeMessages, messageBytes } from "./Message.js"
-import type { Scenario, ScenarioContext, Target } from "./Scenario.js"
+import type { Scenario, ScenarioContext, Target, ThroughputFloor } from "./Scenario.js"
 import { latency, throughput } from "./Scenario.js"
 import { LatencyRecorder, median, rate } from "./Stats.js"
 
@@ -35,16 +38,14 @@ export interface PointToPointSession {
 }
 
 /**
- * The floors a transport is compared with: scenario names from `floors/`.
+ * The floors a transport is compared with (from `floors/`).
  * @since 0.1.0
  * @category models
  */
 export interface PointToPointFloors {
-  /** Floor of window 1 (each send awaits the previous). */
-  readonly window1: string
-  /** Floor of window 100 (100 sends in flight). */
-  readonly window100: string
-  /** Floor of the fixed-rate latency run; without one the latency is reported with no target. */
+  /** The throughput floor, run with the same window as the transport. */
+  readonly throughput: ThroughputFloor
+  /** Scenario name of the fixed-rate latency floor; without one the latency is reported with no target. */
   readonly latency?: string
 }
 
@@ -62,12 +63,9 @@ export interface PointToPointAdapter {
   readonly targetRatio: number
   /** p99 latency may exceed the floor's p99 by at most this many milliseconds (issue 5: 1). */
   readonly latencySlackMs?: number
-  /**
-   * Timed throughput rounds, median reported; with more than one, the warm-up is one full-size
-   * round. Match the floor's (in-memory: `EffectQueue.rounds`). Default 1.
-   */
+  /** Timed throughput rounds, each next to a round of the floor; medians reported. Default 3. */
   readonly rounds?: number
-  /** Untimed full-size rounds before the timed ones when `rounds` > 1 (in-memory: `EffectQueue.warmupRounds`). Default 1. */
+  /** Untimed rounds of each before the timed ones (full-size; 1 means a round of `warmup` messages). Default 1. */
   readonly warmupRounds?: number
   /**
    * Creates the sender and the receiver on separate connections and the receiver's channel.
@@ -149,33 +147,58 @@ const awaitDeliveries = <A, E>(consumer: Fiber.Fiber<A, E>, received: () => numb
 
 const throughputScenario = (adapter: PointToPointAdapter, window: 1 | 100): Scenario => {
   const name = `p2p-${adapter.transport}-w${window}`
-  const floor = window === 1 ? adapter.floors.window1 : adapter.floors.window100
+  const floor = adapter.floors.throughput
   const target: Target = { kind: "ratio-at-least", value: adapter.targetRatio }
-  const rounds = adapter.rounds ?? 1
+  const rounds = adapter.rounds ?? 3
+  const warmupRounds = adapter.warmupRounds ?? 1
   return {
     name,
-    description: `${adapter.transport}: send to another instance's channel, window ${window}`,
-    requires: [floor],
+    description: `${adapter.transport}: send to another instance's channel, window ${window}, ` +
+      `rounds interleaved with the floor's (${floor.description})`,
     run: (context: ScenarioContext) =>
       Effect.gen(function*() {
         const { count, warmup } = context.config
         const session = yield* adapter.setup
+        const floorRound = yield* floor.open(context.config)
         const messages = makeMessages(count)
-        const warmupRounds = rounds > 1 ? adapter.warmupRounds ?? 1 : 1
+        const transportRound = (batch: ReadonlyArray<BenchMessage>) =>
+          runWindowed(session, batch, window, context.progress)
         for (let r = 1; r <= warmupRounds; r++) {
+          const batch = warmupRounds === 1 ? makeMessages(warmup) : messages
           context.phase(warmupRounds === 1 ? "warm-up" : `warm-up ${r}/${warmupRounds}`)
-          yield* runWindowed(session, rounds > 1 ? messages : makeMessages(warmup), window, context.progress)
+          yield* floorRound(batch, window)
+          yield* transportRound(batch)
         }
-        const elapsed: Array<number> = []
+        const floorMs: Array<number> = []
+        const transportMs: Array<number> = []
         for (let r = 1; r <= rounds; r++) {
-          context.phase(rounds === 1 ? `window ${window}` : `window ${window}, round ${r}/${rounds}`)
-          elapsed.push(yield* runWindowed(session, messages, window, context.progress))
+          // Which goes first alternates, so that neither always runs right after the other.
+          context.phase(`window ${window}, round ${r}/${rounds}, ${r % 2 === 1 ? "floor first" : "floor second"}`)
+          if (r % 2 === 1) floorMs.push(yield* floorRound(messages, window))
+          transportMs.push(yield* transportRound(messages))
+          if (r % 2 === 0) floorMs.push(yield* floorRound(messages, window))
         }
-        const elapsedMs = median(elapsed)
+        const elapsedMs = median(transportMs)
+        const floorRate = rate(count, median(floorMs))
         const extra = session.details ? yield* session.details : {}
         return {
-          measurements: [throughput(name, adapter.transport, rate(count, elapsedMs), { floor, target })],
-          details: { count, window, rounds, messageBytes, elapsedMs, roundsMs: elapsed, ...extra }
+          measurements: [
+            throughput(name, adapter.transport, rate(count, elapsedMs), {
+              floor: { transport: floor.transport, value: floorRate },
+              target
+            })
+          ],
+          details: {
+            count,
+            window,
+            rounds,
+            warmupRounds,
+            messageBytes,
+            elapsedMs,
+            roundsMs: transportMs,
+            floor: { transport: floor.transport, description: floor.description, rate: floorRate, roundsMs: floorMs },
+            ...extra
+          }
         }
       })
   }

@@ -145,7 +145,7 @@ export const definitions = (config: BenchConfig, shared: Shared): ReadonlyArray<
     transport: "in-memory",
     instances: (options) =>
       Effect.map(InMemory.make(capacityOption(options)), (layer) => ({ sender: layer, receiver: layer })),
-    floors: { window1: EffectQueue.name, window100: EffectQueue.name },
+    floors: { throughput: EffectQueue.floor },
     targetRatio: 0.5,
     rounds: EffectQueue.rounds,
     warmupRounds: EffectQueue.warmupRounds
@@ -166,7 +166,7 @@ export const definitions = (config: BenchConfig, shared: Shared): ReadonlyArray<
           probes: rabbitProbes(config.amqpUrl, sender)
         }
       }),
-    floors: { window1: RawAmqp.names.window1, window100: RawAmqp.names.window100, latency: RawAmqp.names.latency },
+    floors: { throughput: RawAmqp.floor, latency: RawAmqp.names.latency },
     targetRatio: 0.9
   },
   {
@@ -183,11 +183,7 @@ export const definitions = (config: BenchConfig, shared: Shared): ReadonlyArray<
         })
         return { sender: sender.service, receiver: receiver.service }
       }),
-    floors: {
-      window1: RawZeroMQ.names.throughput,
-      window100: RawZeroMQ.names.throughput,
-      latency: RawZeroMQ.names.latency
-    },
+    floors: { throughput: RawZeroMQ.floor, latency: RawZeroMQ.names.latency },
     pointToPoint: zeromqPointToPoint(config),
     targetRatio: 0.8,
     rounds: RawZeroMQ.rounds
@@ -202,11 +198,7 @@ export const definitions = (config: BenchConfig, shared: Shared): ReadonlyArray<
         const receiver = yield* ZeroMQ.makeDedicated({ ...addresses, ...capacityOption(options) })
         return { sender: sender.service, receiver: receiver.service }
       }),
-    floors: {
-      window1: RawZeroMQ.names.throughput,
-      window100: RawZeroMQ.names.throughput,
-      latency: RawZeroMQ.names.latency
-    },
+    floors: { throughput: RawZeroMQ.floor, latency: RawZeroMQ.names.latency },
     pointToPoint: zeromqPointToPoint(config),
     targetRatio: 0.8,
     rounds: RawZeroMQ.rounds

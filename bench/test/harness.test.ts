@@ -1,6 +1,7 @@
 import { Context, Effect, Layer, Queue } from "effect"
 import { describe, expect, it } from "vitest"
 import * as ChannelLayerAdapter from "../src/ChannelLayerAdapter.js"
+import * as EffectQueue from "../src/floors/EffectQueue.js"
 import * as Report from "../src/Report.js"
 import type { BenchConfig, ScenarioContext } from "../src/Scenario.js"
 import { throughput } from "../src/Scenario.js"
@@ -54,15 +55,15 @@ describe("Transport.scenarios over ChannelLayerAdapter.make", () => {
     transport: "fake",
     tag: FakeLayer,
     sender: fakeLayer,
-    floors: { window1: "floor-w1", window100: "floor-w100", latency: "floor-latency" },
+    floors: { throughput: EffectQueue.floor, latency: "floor-latency" },
     targetRatio: 0.5,
     rounds: 2
   })
 
-  it("names the scenarios after the transport and requires the floors", () => {
+  it("names the scenarios after the transport; the latency scenario requires its floor", () => {
     const scenarios = Transport.scenarios(adapter)
     expect(scenarios.map((s) => s.name)).toEqual(["p2p-fake-w1", "p2p-fake-w100", "latency-fake"])
-    expect(scenarios.map((s) => s.requires)).toEqual([["floor-w1"], ["floor-w100"], ["floor-latency"]])
+    expect(scenarios.map((s) => s.requires)).toEqual([undefined, undefined, ["floor-latency"]])
   })
 
   it("moves every message and reports rates, latencies and retries", async () => {
@@ -72,7 +73,11 @@ describe("Transport.scenarios over ChannelLayerAdapter.make", () => {
     expect(w1.measurements[0]).toMatchObject({ scenario: "p2p-fake-w1", transport: "fake", metric: "msg/s" })
     expect(w1.measurements[0].value).toBeGreaterThan(0)
     expect(w100.measurements[0].value).toBeGreaterThan(0)
-    expect(w100.measurements[0].floor).toEqual({ scenario: "floor-w100", metric: "msg/s" })
+    // The floor ran next to each round: two timed rounds of each.
+    expect(w100.measurements[0].pairedFloor?.transport).toBe("effect-queue")
+    expect(w100.measurements[0].pairedFloor?.value).toBeGreaterThan(0)
+    expect(w100.details).toMatchObject({ rounds: 2, roundsMs: [expect.any(Number), expect.any(Number)] })
+    expect((w100.details.floor as { roundsMs: Array<number> }).roundsMs).toHaveLength(2)
     // 100 sends in flight into a channel of 10: the adapter retried the ChannelFull failures.
     expect(w100.details.channelFullRetries).toBeGreaterThan(0)
     expect(latency.measurements.map((m) => m.metric)).toEqual(["p50 ms", "p99 ms", "max ms"])
@@ -86,13 +91,18 @@ describe("Report.rows", () => {
       throughput("floor", "raw", 1000),
       throughput("fast", "layer", 950, { floor: "floor", target: { kind: "ratio-at-least", value: 0.9 } }),
       throughput("slow", "layer", 500, { floor: "floor", target: { kind: "ratio-at-least", value: 0.9 } }),
-      throughput("orphan", "layer", 500, { floor: "missing", target: { kind: "ratio-at-least", value: 0.9 } })
+      throughput("orphan", "layer", 500, { floor: "missing", target: { kind: "ratio-at-least", value: 0.9 } }),
+      throughput("paired", "layer", 880, {
+        floor: { transport: "raw", value: 1000 },
+        target: { kind: "ratio-at-least", value: 0.9 }
+      })
     ])
     expect(results.map((r) => [r.ratio, r.pass])).toEqual([
       [undefined, undefined],
       [0.95, true],
       [0.5, false],
-      [undefined, undefined]
+      [undefined, undefined],
+      [0.88, false]
     ])
     expect(Report.table(results, [])).toContain("(not run)")
   })

@@ -6,17 +6,7 @@
 import { Effect, Fiber, Queue } from "effect"
 import { performance } from "node:perf_hooks"
 import type { BenchMessage } from "../Message.js"
-import { makeMessages, messageBytes } from "../Message.js"
-import type { Scenario, ScenarioContext } from "../Scenario.js"
-import { throughput } from "../Scenario.js"
-import { median, rate } from "../Stats.js"
-
-/**
- * Scenario name of the in-memory floor.
- * @since 0.1.0
- * @category names
- */
-export const name = "floor-effect-queue"
+import type { ThroughputFloor } from "../Scenario.js"
 
 /**
  * Timed rounds of the in-memory measurements (a round of 20,000 takes milliseconds, so one round
@@ -27,23 +17,20 @@ export const name = "floor-effect-queue"
 export const rounds = 20
 
 /**
- * Untimed full-size rounds before the timed ones. The floor runs first in a run, on an Effect
- * runtime the JIT has not optimised yet: with one warm-up round it measured 1.2M to 1.8M msg/s
- * in consecutive runs, so it warms up as long as the transports that come after it.
+ * Untimed full-size rounds (of the floor and of the transport) before the timed ones: the first
+ * rounds run on an Effect runtime the JIT has not optimised yet, and with one warm-up round the
+ * floor measured 1.2M to 1.8M msg/s in consecutive runs.
  * @since 0.1.0
  * @category constants
  */
 export const warmupRounds = 5
 
-const oneRound = (messages: ReadonlyArray<BenchMessage>, context: ScenarioContext) =>
+const oneRound = (messages: ReadonlyArray<BenchMessage>) =>
   Effect.gen(function*() {
     const queue = yield* Queue.bounded<BenchMessage>(100)
     const n = messages.length
     const consumer = yield* Effect.fork(Effect.gen(function*() {
-      for (let i = 1; i <= n; i++) {
-        yield* Queue.take(queue)
-        context.progress(i, n)
-      }
+      for (let i = 1; i <= n; i++) yield* Queue.take(queue)
     }))
     const start = performance.now()
     const producer = yield* Effect.fork(Effect.gen(function*() {
@@ -57,30 +44,13 @@ const oneRound = (messages: ReadonlyArray<BenchMessage>, context: ScenarioContex
   })
 
 /**
- * The in-memory floor scenario: messages per second through `Queue.bounded(100)`.
+ * The in-memory floor, a round at a time: messages per second through `Queue.bounded(100)`. It has
+ * one producer whatever the window (the in-memory layer's sends complete at once).
  * @since 0.1.0
- * @category scenarios
+ * @category floors
  */
-export const scenario: Scenario = {
-  name,
+export const floor: ThroughputFloor = {
+  transport: "effect-queue",
   description: "bare Effect Queue.bounded(100), producer fiber offering, consumer fiber taking",
-  run: (context) =>
-    Effect.gen(function*() {
-      const { count } = context.config
-      const messages = makeMessages(count)
-      for (let r = 1; r <= warmupRounds; r++) {
-        context.phase(`warm-up ${r}/${warmupRounds}`)
-        yield* oneRound(messages, context)
-      }
-      const elapsed: Array<number> = []
-      for (let r = 1; r <= rounds; r++) {
-        context.phase(`round ${r}/${rounds}`)
-        elapsed.push(yield* oneRound(messages, context))
-      }
-      const elapsedMs = median(elapsed)
-      return {
-        measurements: [throughput(name, "effect-queue", rate(count, elapsedMs))],
-        details: { count, messageBytes, rounds, elapsedMs, roundsMs: elapsed }
-      }
-    })
+  open: () => Effect.succeed((messages) => oneRound(messages))
 }

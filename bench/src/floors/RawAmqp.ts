@@ -12,19 +12,18 @@ import type { Channel, ChannelModel, ConfirmChannel } from "amqplib"
 import { Effect } from "effect"
 import { performance } from "node:perf_hooks"
 import type { BenchMessage } from "../Message.js"
-import { decode, encode, makeMessages, messageBytes } from "../Message.js"
-import type { Scenario, ScenarioContext } from "../Scenario.js"
-import { latency, throughput } from "../Scenario.js"
-import { LatencyRecorder, paced, rate } from "../Stats.js"
+import { decode, encode, makeMessages } from "../Message.js"
+import type { Scenario, ThroughputFloor } from "../Scenario.js"
+import { latency } from "../Scenario.js"
+import { LatencyRecorder, paced } from "../Stats.js"
 
 /**
- * Scenario names of the RabbitMQ floors.
+ * Scenario name of the RabbitMQ latency floor (the throughput floor runs inside the transport's
+ * scenarios, see {@link floor}).
  * @since 0.1.0
  * @category names
  */
 export const names = {
-  window1: "floor-amqp-w1",
-  window100: "floor-amqp-w100",
   latency: "floor-amqp-latency"
 } as const
 
@@ -201,38 +200,27 @@ export const publishAndConsume = (
     pump()
   })
 
-const throughputScenario = (name: string, window: number): Scenario => ({
-  name,
-  description: `raw amqplib, ConfirmChannel, window ${window}, prefetch ${prefetch}, manual acks`,
-  run: (context: ScenarioContext) =>
-    Effect.gen(function*() {
-      const { amqpUrl, count, warmup } = context.config
-      const pair = yield* openPair(amqpUrl, Math.max(100_000, 2 * count))
-      context.phase("warm-up")
-      yield* Effect.promise(() => publishAndConsume(pair, makeMessages(warmup), window, context.progress))
-      context.phase(`window ${window}`)
-      const messages = makeMessages(count)
-      const run = yield* Effect.promise(() => publishAndConsume(pair, messages, window, context.progress))
-      return {
-        measurements: [throughput(name, "amqplib", rate(run.delivered, run.elapsedMs))],
-        details: { count, window, prefetch, messageBytes, rabbitmq: pair.serverVersion, ...run }
-      }
-    })
-})
-
 /**
- * Raw amqplib floor, 100 publishes in flight (pipelined confirms).
+ * The raw amqplib floor, a round at a time: a ConfirmChannel publishing with `window` publishes in
+ * flight (1: each awaits its confirm; 100: pipelined confirms) to an exclusive queue that a second
+ * connection consumes with prefetch 100 and acks. A round with a nack fails: the queue's length
+ * limit sits far above a round, so a nack means the floor did not move every message.
  * @since 0.1.0
- * @category scenarios
+ * @category floors
  */
-export const window100: Scenario = throughputScenario(names.window100, 100)
-
-/**
- * Raw amqplib floor, each publish awaits its confirm before the next.
- * @since 0.1.0
- * @category scenarios
- */
-export const window1: Scenario = throughputScenario(names.window1, 1)
+export const floor: ThroughputFloor = {
+  transport: "amqplib",
+  description: `raw amqplib, ConfirmChannel, prefetch ${prefetch}, manual acks`,
+  open: (config) =>
+    Effect.map(openPair(config.amqpUrl, Math.max(100_000, 2 * config.count)), (pair) => (messages, window) =>
+      Effect.flatMap(
+        Effect.promise(() => publishAndConsume(pair, messages, window, () => {})),
+        (run) =>
+          run.nacks > 0
+            ? Effect.fail(new Error(`the amqplib floor got ${run.nacks} nacks in a round of ${messages.length}`))
+            : Effect.succeed(run.elapsedMs)
+      ))
+}
 
 /**
  * Raw amqplib latency at a fixed rate: each message is published on schedule (confirms pipelined,

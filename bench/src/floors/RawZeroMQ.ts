@@ -14,25 +14,25 @@ import { performance } from "node:perf_hooks"
 import { setTimeout as sleep } from "node:timers/promises"
 import { Publisher, Subscriber, version as libzmqVersion } from "zeromq"
 import type { BenchMessage } from "../Message.js"
-import { decode, encode, makeMessages, messageBytes } from "../Message.js"
-import type { Scenario } from "../Scenario.js"
-import { latency, throughput } from "../Scenario.js"
-import { LatencyRecorder, median, paced, rate } from "../Stats.js"
+import { decode, encode, makeMessages } from "../Message.js"
+import type { Scenario, ThroughputFloor } from "../Scenario.js"
+import { latency } from "../Scenario.js"
+import { LatencyRecorder, paced } from "../Stats.js"
 
 /**
- * Scenario names of the ZeroMQ floors.
+ * Scenario name of the ZeroMQ latency floor (the throughput floor runs inside the transport's
+ * scenarios, see {@link floor}).
  * @since 0.1.0
  * @category names
  */
 export const names = {
-  throughput: "floor-zmq",
   latency: "floor-zmq-latency"
 } as const
 
 /**
- * Timed rounds of the zeromq throughput floor: a round of 20,000 messages takes about 0.1 s, so
- * one round alone is noise (it moved between 92k and 205k msg/s from run to run). The median is
- * reported, after one untimed full-size round; the ZeroMQ transports use the same.
+ * Timed rounds of the ZeroMQ point-to-point runs, each next to a round of the floor: a round of
+ * 20,000 messages takes about 0.1 s, so one round alone is noise (the floor moved between 92k and
+ * 205k msg/s from run to run). The medians are reported, after one untimed round of each.
  * @since 0.1.0
  * @category constants
  */
@@ -144,40 +144,21 @@ export const sendAndReceive = (
   })
 
 /**
- * Raw zeromq throughput floor (PUB/SUB over loopback TCP, no drops). There are no confirms, so
- * there is no window: it is the floor of ZeroMQ transports at window 1 and window 100 alike.
+ * The raw zeromq floor, a round at a time (PUB/SUB over loopback TCP, no drops). There are no
+ * confirms, so there is no window: it is the floor of ZeroMQ transports at window 1 and window 100
+ * alike.
  * @since 0.1.0
- * @category scenarios
+ * @category floors
  */
-export const throughputFloor: Scenario = {
-  name: names.throughput,
-  description: "raw zeromq PUB/SUB over tcp://127.0.0.1, two frames, no drops",
-  run: (context) =>
-    Effect.gen(function*() {
-      const { count } = context.config
-      const pair = yield* openPair(Math.max(100_000, 2 * count))
-      const messages = makeMessages(count)
-      context.phase("warm-up")
-      yield* Effect.promise(() => sendAndReceive(pair, messages, context.progress))
-      const runs: Array<{ readonly elapsedMs: number; readonly sentMs: number; readonly delivered: number }> = []
-      for (let r = 1; r <= rounds; r++) {
-        context.phase(`pub/sub, round ${r}/${rounds}`)
-        runs.push(yield* Effect.promise(() => sendAndReceive(pair, messages, context.progress)))
-      }
-      const rates = runs.map((run) => rate(run.delivered, run.elapsedMs))
-      return {
-        measurements: [throughput(names.throughput, "zeromq", median(rates))],
-        details: {
-          count,
-          messageBytes,
-          libzmq: libzmqVersion,
-          probes: pair.probes,
-          rounds,
-          ratesPerRound: rates,
-          roundsMs: runs.map((run) => run.elapsedMs)
-        }
-      }
-    })
+export const floor: ThroughputFloor = {
+  transport: "zeromq",
+  description: `raw zeromq ${libzmqVersion} PUB/SUB over tcp://127.0.0.1, two frames, no drops`,
+  open: (config) =>
+    Effect.map(
+      openPair(Math.max(100_000, 2 * config.count)),
+      (pair) => (messages) =>
+        Effect.map(Effect.promise(() => sendAndReceive(pair, messages, () => {})), (run) => run.elapsedMs)
+    )
 }
 
 /**
