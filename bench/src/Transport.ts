@@ -10,14 +10,15 @@
  * rounds (see `ThroughputFloor`); the latency scenario is compared with a floor scenario.
  * @since 0.1.0
  */
-import { Effect, Fiber, FiberSet } from "effect"
+import { Effect, Fiber, Schedule } from "effect"
 import type { Scope } from "effect"
 import { performance } from "node:perf_hooks"
 import type { BenchMessage } from "./Message.js"
 import { makeMessages, messageBytes } from "./Message.js"
 import type { Scenario, ScenarioContext, Target, ThroughputFloor } from "./Scenario.js"
 import { latency, throughput } from "./Scenario.js"
-import { LatencyRecorder, median, rate } from "./Stats.js"
+import * as SenderPool from "./SenderPool.js"
+import { LatencyRecorder, median, paced, rate } from "./Stats.js"
 
 /**
  * A sender and a receiver of one transport, on separate connections (separate layer instances),
@@ -73,6 +74,14 @@ export interface PointToPointAdapter {
    */
   readonly setup: Effect.Effect<PointToPointSession, unknown, Scope.Scope>
 }
+
+/**
+ * Sender fibers of the latency runs: this many sends may wait for their transport at once before a
+ * due message waits for a sender (its latency then counts the wait).
+ * @since 0.1.0
+ * @category constants
+ */
+export const LATENCY_SENDERS = 64
 
 /**
  * Window sizes of the point-to-point scenarios.
@@ -227,25 +236,21 @@ const latencyScenario = (adapter: PointToPointAdapter): Scenario => {
             context.progress(recorder.deliveredSoFar, total)
           }
         }))
-        // Fire on schedule: every send runs in its own fiber, so a slow one never delays the next.
-        const sends = yield* FiberSet.make<void>()
-        let sendFailures = 0
-        const countFailure = () =>
-          Effect.sync(() => {
-            sendFailures++
-          })
-        const interval = 1000 / latencyRate
-        const start = performance.now()
-        let seq = 0
-        while (seq < total) {
-          const due = Math.min(total, Math.floor((performance.now() - start) / interval) + 1)
-          while (seq < due) {
+        // Fire on schedule, paced in plain JavaScript as the floors are (an Effect.sleep per tick
+        // would add 8 kB of garbage per message): each due message goes to a pool of sender fibers,
+        // so a slow send (a confirm that takes long) does not delay the next.
+        const senders = yield* SenderPool.make(LATENCY_SENDERS, (seq) => session.send(messages[seq]))
+        yield* Effect.promise(() =>
+          paced(total, latencyRate, (seq) => {
             recorder.sent(seq)
-            yield* FiberSet.run(sends, Effect.catchAll(session.send(messages[seq++]), countFailure))
-          }
-          if (seq < total) yield* Effect.sleep(Math.max(0, start + seq * interval - performance.now()))
-        }
-        yield* FiberSet.awaitEmpty(sends).pipe(Effect.timeout("5 seconds"), Effect.ignore)
+            senders.dispatch(seq)
+          })
+        )
+        yield* Effect.sync(() => senders.completed() === total).pipe(
+          Effect.repeat({ schedule: Schedule.spaced("10 millis"), until: (done) => done }),
+          Effect.timeout("5 seconds"),
+          Effect.ignore
+        )
         yield* Fiber.join(consumer).pipe(Effect.timeout("5 seconds"), Effect.ignore)
         const summary = recorder.summary()
         const extra = session.details ? yield* session.details : {}
@@ -256,7 +261,13 @@ const latencyScenario = (adapter: PointToPointAdapter): Scenario => {
             summary,
             floor ? { floor, slackMs: adapter.latencySlackMs ?? 1 } : undefined
           ),
-          details: { rate: latencyRate, seconds: latencySeconds, sendFailures, ...summary, ...extra }
+          details: {
+            rate: latencyRate,
+            seconds: latencySeconds,
+            sendFailures: senders.failures(),
+            ...summary,
+            ...extra
+          }
         }
       })
   }

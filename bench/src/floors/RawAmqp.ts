@@ -212,14 +212,17 @@ export const floor: ThroughputFloor = {
   transport: "amqplib",
   description: `raw amqplib, ConfirmChannel, prefetch ${prefetch}, manual acks`,
   open: (config) =>
-    Effect.map(openPair(config.amqpUrl, Math.max(100_000, 2 * config.count)), (pair) => (messages, window) =>
-      Effect.flatMap(
-        Effect.promise(() => publishAndConsume(pair, messages, window, () => {})),
-        (run) =>
-          run.nacks > 0
-            ? Effect.fail(new Error(`the amqplib floor got ${run.nacks} nacks in a round of ${messages.length}`))
-            : Effect.succeed(run.elapsedMs)
-      ))
+    Effect.map(
+      openPair(config.amqpUrl, Math.max(100_000, 2 * config.count)),
+      (pair) => (messages, window) =>
+        Effect.flatMap(
+          Effect.promise(() => publishAndConsume(pair, messages, window, () => {})),
+          (run) =>
+            run.nacks > 0
+              ? Effect.fail(new Error(`the amqplib floor got ${run.nacks} nacks in a round of ${messages.length}`))
+              : Effect.succeed(run.elapsedMs)
+        )
+    )
 }
 
 /**
