@@ -4,7 +4,7 @@
  * @since 0.1.0
  */
 import * as os from "node:os"
-import type { BenchConfig, Measurement, Target } from "./Scenario.js"
+import type { BenchConfig, FloorRef, Measurement, Target } from "./Scenario.js"
 
 /**
  * A measurement with its comparison resolved. `ratio` is value / floor value; `pass` is absent when
@@ -90,7 +90,9 @@ export const describeTarget = (target: Target): string => {
     case "ratio-at-least":
       return `>= ${target.value} x floor`
     case "floor-plus-at-most":
-      return `<= floor + ${target.value}`
+      return target.relativeTo === undefined
+        ? `<= floor + ${target.value}`
+        : `<= ${target.relativeTo.scenario} + ${target.value}`
     case "at-least":
       return `>= ${formatNumber(target.value)}`
     case "at-most":
@@ -122,10 +124,13 @@ const check = (target: Target, value: number, floor: number | undefined): boolea
  */
 export const rows = (measurements: ReadonlyArray<Measurement>): ReadonlyArray<Row> => {
   const byKey = new Map(measurements.map((m) => [`${m.scenario}\u0000${m.metric}`, m.value]))
+  const valueOf = (ref: FloorRef) => byKey.get(`${ref.scenario}\u0000${ref.metric}`)
   return measurements.map((m): Row => {
-    const floorValue = m.pairedFloor?.value ??
-      (m.floor ? byKey.get(`${m.floor.scenario}\u0000${m.floor.metric}`) : undefined)
-    const pass = m.target ? check(m.target, m.value, floorValue) : undefined
+    const floorValue = m.pairedFloor?.value ?? (m.floor ? valueOf(m.floor) : undefined)
+    const targetFloor = m.target?.kind === "floor-plus-at-most" && m.target.relativeTo !== undefined
+      ? valueOf(m.target.relativeTo)
+      : floorValue
+    const pass = m.target ? check(m.target, m.value, targetFloor) : undefined
     return {
       ...m,
       ...(floorValue !== undefined ? { floorValue } : {}),

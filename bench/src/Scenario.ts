@@ -58,14 +58,16 @@ export interface FloorRef {
 /**
  * A target from issue 5, checked against the measured value (and its floor, where it has one).
  * - `ratio-at-least`: value / floor >= value (throughput against its floor)
- * - `floor-plus-at-most`: value <= floor + value (latency against the raw p99)
+ * - `floor-plus-at-most`: value <= floor + value (latency against the raw p99); the floor is
+ *   `relativeTo` when given (issue 5 bounds every transport's p99 by raw amqplib's), otherwise the
+ *   measurement's own
  * - `at-least`, `at-most`, `equals`: absolute bounds
  * @since 0.1.0
  * @category models
  */
 export type Target =
   | { readonly kind: "ratio-at-least"; readonly value: number }
-  | { readonly kind: "floor-plus-at-most"; readonly value: number }
+  | { readonly kind: "floor-plus-at-most"; readonly value: number; readonly relativeTo?: FloorRef }
   | { readonly kind: "at-least"; readonly value: number }
   | { readonly kind: "at-most"; readonly value: number }
   | { readonly kind: "equals"; readonly value: number }
@@ -191,8 +193,9 @@ export const throughput = (
 })
 
 /**
- * Measurements of a latency run: `p50 ms`, `p99 ms`, `max ms` rows. With a floor, p99 gets the
- * target "at most the floor's p99 plus `slackMs`".
+ * Measurements of a latency run: `p50 ms`, `p99 ms`, `max ms` rows, each compared with the same
+ * percentile of `floor` (the ratio column). With `target`, p99 gets the target "at most the p99 of
+ * the `target.floor` scenario plus `slackMs`".
  * @since 0.1.0
  * @category constructors
  */
@@ -200,15 +203,24 @@ export const latency = (
   scenario: string,
   transport: string,
   summary: { readonly p50: number; readonly p99: number; readonly max: number },
-  compare?: { readonly floor: string; readonly slackMs: number }
+  compare: { readonly floor?: string; readonly target?: { readonly floor: string; readonly slackMs: number } } = {}
 ): ReadonlyArray<Measurement> => {
+  const { floor, target } = compare
   const row = (metric: string, value: number, withTarget: boolean): Measurement => ({
     scenario,
     transport,
     metric,
     value,
-    ...(compare ? { floor: { scenario: compare.floor, metric } } : {}),
-    ...(compare && withTarget ? { target: { kind: "floor-plus-at-most", value: compare.slackMs } as const } : {})
+    ...(floor !== undefined ? { floor: { scenario: floor, metric } } : {}),
+    ...(target !== undefined && withTarget
+      ? {
+        target: {
+          kind: "floor-plus-at-most",
+          value: target.slackMs,
+          relativeTo: { scenario: target.floor, metric: "p99 ms" }
+        } as const
+      }
+      : {})
   })
   return [row("p50 ms", summary.p50, false), row("p99 ms", summary.p99, true), row("max ms", summary.max, false)]
 }

@@ -145,7 +145,7 @@ export const definitions = (config: BenchConfig, shared: Shared): ReadonlyArray<
     transport: "in-memory",
     instances: (options) =>
       Effect.map(InMemory.make(capacityOption(options)), (layer) => ({ sender: layer, receiver: layer })),
-    floors: { throughput: EffectQueue.floor },
+    floors: { throughput: EffectQueue.floor, latencyTarget: RawAmqp.names.latency },
     targetRatio: 0.5,
     rounds: EffectQueue.rounds,
     warmupRounds: EffectQueue.warmupRounds
@@ -166,7 +166,7 @@ export const definitions = (config: BenchConfig, shared: Shared): ReadonlyArray<
           probes: rabbitProbes(config.amqpUrl, sender)
         }
       }),
-    floors: { throughput: RawAmqp.floor, latency: RawAmqp.names.latency },
+    floors: { throughput: RawAmqp.floor, latency: RawAmqp.names.latency, latencyTarget: RawAmqp.names.latency },
     targetRatio: 0.9
   },
   {
@@ -183,7 +183,11 @@ export const definitions = (config: BenchConfig, shared: Shared): ReadonlyArray<
         })
         return { sender: sender.service, receiver: receiver.service }
       }),
-    floors: { throughput: RawZeroMQ.floor, latency: RawZeroMQ.names.latency },
+    floors: {
+      throughput: RawZeroMQ.floor,
+      latency: RawZeroMQ.names.latency,
+      latencyTarget: RawAmqp.names.latency
+    },
     pointToPoint: zeromqPointToPoint(config),
     targetRatio: 0.8,
     rounds: RawZeroMQ.rounds
@@ -198,7 +202,11 @@ export const definitions = (config: BenchConfig, shared: Shared): ReadonlyArray<
         const receiver = yield* ZeroMQ.makeDedicated({ ...addresses, ...capacityOption(options) })
         return { sender: sender.service, receiver: receiver.service }
       }),
-    floors: { throughput: RawZeroMQ.floor, latency: RawZeroMQ.names.latency },
+    floors: {
+      throughput: RawZeroMQ.floor,
+      latency: RawZeroMQ.names.latency,
+      latencyTarget: RawAmqp.names.latency
+    },
     pointToPoint: zeromqPointToPoint(config),
     targetRatio: 0.8,
     rounds: RawZeroMQ.rounds

@@ -4,7 +4,7 @@ import * as ChannelLayerAdapter from "../src/ChannelLayerAdapter.js"
 import * as EffectQueue from "../src/floors/EffectQueue.js"
 import * as Report from "../src/Report.js"
 import type { BenchConfig, ScenarioContext } from "../src/Scenario.js"
-import { throughput } from "../src/Scenario.js"
+import { latency, throughput } from "../src/Scenario.js"
 import * as Transport from "../src/Transport.js"
 
 // The plug-in path without a real transport: a tiny fake ChannelLayer whose channels hold 10
@@ -55,15 +55,15 @@ describe("Transport.scenarios over ChannelLayerAdapter.make", () => {
     transport: "fake",
     tag: FakeLayer,
     sender: fakeLayer,
-    floors: { throughput: EffectQueue.floor, latency: "floor-latency" },
+    floors: { throughput: EffectQueue.floor, latency: "floor-latency", latencyTarget: "floor-amqp-latency" },
     targetRatio: 0.5,
     rounds: 2
   })
 
-  it("names the scenarios after the transport; the latency scenario requires its floor", () => {
+  it("names the scenarios after the transport; the latency scenario requires its floors", () => {
     const scenarios = Transport.scenarios(adapter)
     expect(scenarios.map((s) => s.name)).toEqual(["p2p-fake-w1", "p2p-fake-w100", "latency-fake"])
-    expect(scenarios.map((s) => s.requires)).toEqual([undefined, undefined, ["floor-latency"]])
+    expect(scenarios.map((s) => s.requires)).toEqual([undefined, undefined, ["floor-latency", "floor-amqp-latency"]])
   })
 
   it("moves every message and reports rates, latencies and retries", async () => {
@@ -105,5 +105,23 @@ describe("Report.rows", () => {
       [0.88, false]
     ])
     expect(Report.table(results, [])).toContain("(not run)")
+  })
+
+  it("checks a latency target against the floor it names, and the ratio against the row's own floor", () => {
+    const results = Report.rows([
+      ...latency("floor-zmq", "zeromq", { p50: 0.05, p99: 0.2, max: 3 }),
+      ...latency("floor-amqp", "amqplib", { p50: 0.2, p99: 0.9, max: 5 }),
+      ...latency("zmq-layer", "layer", { p50: 0.1, p99: 1.5, max: 6 }, {
+        floor: "floor-zmq",
+        target: { floor: "floor-amqp", slackMs: 1 }
+      }),
+      ...latency("slow-layer", "layer", { p50: 0.1, p99: 2.5, max: 6 }, {
+        floor: "floor-zmq",
+        target: { floor: "floor-amqp", slackMs: 1 }
+      })
+    ])
+    const p99 = (scenario: string) => results.find((r) => r.scenario === scenario && r.metric === "p99 ms")!
+    expect(p99("zmq-layer")).toMatchObject({ floorValue: 0.2, ratio: 7.5, pass: true, targetText: "<= floor-amqp + 1" })
+    expect(p99("slow-layer").pass).toBe(false)
   })
 })
