@@ -5,6 +5,7 @@ import * as EffectQueue from "../src/floors/EffectQueue.js"
 import * as Report from "../src/Report.js"
 import type { BenchConfig, ScenarioContext } from "../src/Scenario.js"
 import { latency, throughput } from "../src/Scenario.js"
+import * as Summary from "../src/Summary.js"
 import * as Transport from "../src/Transport.js"
 
 // The plug-in path without a real transport: a tiny fake ChannelLayer whose channels hold 10
@@ -123,5 +124,30 @@ describe("Report.rows", () => {
     const p99 = (scenario: string) => results.find((r) => r.scenario === scenario && r.metric === "p99 ms")!
     expect(p99("zmq-layer")).toMatchObject({ floorValue: 0.2, ratio: 7.5, pass: true, targetText: "<= floor-amqp + 1" })
     expect(p99("slow-layer").pass).toBe(false)
+  })
+})
+
+describe("Summary.markdown", () => {
+  const run = (value: number): Report.Report => ({
+    date: "2026-11-23T00:00:00.000Z",
+    machine: Report.machine(),
+    loadAverage: { start: [0, 0, 0], end: [0, 0, 0] },
+    config,
+    scenarios: [],
+    results: Report.rows([
+      throughput("p2p", "layer", value, {
+        floor: { transport: "raw", value: 1000 },
+        target: { kind: "ratio-at-least", value: 0.9 }
+      })
+    ])
+  })
+
+  it("shows the first run with ranges over every run, and counts the targets met", () => {
+    const runs = [run(950), run(850), run(1_100)]
+    const table = Summary.markdown(runs[0], runs)
+    expect(table).toContain(
+      "| p2p | layer | msg/s | 950 | 1,000 | 0.95 | ≥ 0.9 x floor | pass | 850 – 1,100 | 0.85 – 1.10 |"
+    )
+    expect(Summary.targetsMet(runs)).toEqual(["p2p msg/s: met in 2 of 3 runs"])
   })
 })
