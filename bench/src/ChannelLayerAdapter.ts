@@ -42,11 +42,27 @@ export interface ChannelLayerService {
 }
 
 /**
+ * How a transport's runs are compared and run, whichever way its instances are made (see
+ * `PointToPointAdapter`).
+ * @since 0.1.0
+ * @category models
+ */
+export interface Comparison {
+  readonly floors: PointToPointFloors
+  readonly targetRatio: number
+  readonly latencySlackMs?: number
+  readonly rounds?: number
+  readonly warmupRounds?: number
+  /** Prefix passed to `newChannel` for the receiver's channel (default: none). */
+  readonly channelPrefix?: string
+}
+
+/**
  * Options of {@link make}.
  * @since 0.1.0
  * @category models
  */
-export interface Options<I, S extends ChannelLayerService> {
+export interface Options<I, S extends ChannelLayerService> extends Comparison {
   /** Label in the table and in scenario names. */
   readonly transport: string
   /** The service tag, normally `ChannelLayer.ChannelLayer` from `@channel-layer/core`. */
@@ -58,13 +74,6 @@ export interface Options<I, S extends ChannelLayerService> {
    * for the in-memory layer, where sender and receiver must share one instance.
    */
   readonly receiver?: Layer.Layer<I, unknown>
-  readonly floors: PointToPointFloors
-  readonly targetRatio: number
-  readonly latencySlackMs?: number
-  readonly rounds?: number
-  readonly warmupRounds?: number
-  /** Prefix passed to `newChannel` for the receiver's channel (default: none). */
-  readonly channelPrefix?: string
 }
 
 /**
@@ -97,16 +106,10 @@ export const build = <I, S extends ChannelLayerService>(
  * @since 0.1.0
  * @category models
  */
-export interface InstancesOptions {
+export interface InstancesOptions extends Comparison {
   readonly transport: string
   /** Builds the sender and the receiver; everything it opens is closed with the scope. */
   readonly instances: Effect.Effect<Instances, unknown, Scope.Scope>
-  readonly floors: PointToPointFloors
-  readonly targetRatio: number
-  readonly latencySlackMs?: number
-  readonly rounds?: number
-  readonly warmupRounds?: number
-  readonly channelPrefix?: string
 }
 
 const isChannelFull = (error: unknown): boolean => Predicate.isTagged(error, "ChannelFull")

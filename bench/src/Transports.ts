@@ -135,6 +135,14 @@ const zeromqPointToPoint = (config: BenchConfig): InstanceOptions => ({
   capacity: Math.max(100_000, 2 * (config.count + config.warmup))
 })
 
+/** What both ZeroMQ modes are compared with, and how they run point to point. */
+const zeromqComparison = (config: BenchConfig) => ({
+  floors: { throughput: RawZeroMQ.floor, latency: RawZeroMQ.names.latency, latencyTarget: RawAmqp.names.latency },
+  pointToPoint: zeromqPointToPoint(config),
+  targetRatio: 0.8,
+  rounds: RawZeroMQ.rounds
+})
+
 /**
  * The transports of this run (the config carries the broker URL).
  * @since 0.1.0
@@ -183,14 +191,7 @@ export const definitions = (config: BenchConfig, shared: Shared): ReadonlyArray<
         })
         return { sender: sender.service, receiver: receiver.service }
       }),
-    floors: {
-      throughput: RawZeroMQ.floor,
-      latency: RawZeroMQ.names.latency,
-      latencyTarget: RawAmqp.names.latency
-    },
-    pointToPoint: zeromqPointToPoint(config),
-    targetRatio: 0.8,
-    rounds: RawZeroMQ.rounds
+    ...zeromqComparison(config)
   },
   {
     transport: "zeromq-dedicated",
@@ -202,14 +203,7 @@ export const definitions = (config: BenchConfig, shared: Shared): ReadonlyArray<
         const receiver = yield* ZeroMQ.makeDedicated({ ...addresses, ...capacityOption(options) })
         return { sender: sender.service, receiver: receiver.service }
       }),
-    floors: {
-      throughput: RawZeroMQ.floor,
-      latency: RawZeroMQ.names.latency,
-      latencyTarget: RawAmqp.names.latency
-    },
-    pointToPoint: zeromqPointToPoint(config),
-    targetRatio: 0.8,
-    rounds: RawZeroMQ.rounds
+    ...zeromqComparison(config)
   }
 ]
 

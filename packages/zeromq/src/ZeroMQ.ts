@@ -265,16 +265,7 @@ export const makeEmbedded = (
       describe: `the publishers at ${settings.subscribeAddresses.join(", ")}`
     })
     const { clientId, warnings } = receiver
-    const pub = yield* Sockets.acquire(() =>
-      new zmq.XPublisher({
-        ...Sockets.base(settings, context),
-        ...Sockets.curveServer(settings),
-        sendHighWaterMark: settings.sendHighWaterMark,
-        receiveHighWaterMark: 0,
-        noDrop: true,
-        verbosity: "allSubs"
-      })
-    )
+    const pub = yield* Sockets.acquirePublisher(settings, context)
     yield* Monitor.watch(pub, {
       role: "the PUB socket",
       curve: settings.curve.server !== undefined,

@@ -129,16 +129,7 @@ export const make = (options: ProxyOptions): Effect.Effect<Proxy, Errors.Invalid
       yield* Zap.start(context, settings.curve.authorizedKeys, warnings)
     }
     const curve = settings.curve.server !== undefined
-    const pub = yield* Sockets.acquire(() =>
-      new zmq.XPublisher({
-        ...Sockets.base(settings, context),
-        ...Sockets.curveServer(settings),
-        sendHighWaterMark: settings.sendHighWaterMark,
-        receiveHighWaterMark: 0,
-        noDrop: true,
-        verbosity: "allSubs"
-      })
-    )
+    const pub = yield* Sockets.acquirePublisher(settings, context)
     const pull = yield* Sockets.acquire(() =>
       new zmq.Pull({
         ...Sockets.base(settings, context),

@@ -1,10 +1,8 @@
 import * as Conformance from "@channel-layer/core/Conformance"
-import { ZeroMQ } from "@channel-layer/zeromq"
-import { Duration, Effect, Layer } from "effect"
 import { afterAll, beforeAll } from "vitest"
+import { subject } from "./support/conformance.js"
 import { freePorts, tcp } from "./support/ports.js"
 import { type Child, startProxy } from "./support/processes.js"
-import { remoteLayer, secondOfMultiInstanceTest } from "./support/remote.js"
 
 // The proxy runs in a process of its own (the bin's program), as in production.
 const [pull, pub] = await freePorts(2)
@@ -19,27 +17,7 @@ afterAll(async () => {
   await proxy?.exited
 })
 
-Conformance.suite("ZeroMQ dedicated", {
-  make: ({ capacity, channelCapacity, expiry }) =>
-    Layer.unwrapEffect(Effect.sync(() => {
-      const options = {
-        pushAddress: tcp(pull),
-        subscribeAddress: tcp(pub),
-        capacity,
-        expiry: Duration.toMillis(expiry),
-        linger: 0,
-        ...(channelCapacity ? { channelCapacity } : {})
-      }
-      // The second instance of a multi-instance test runs in a process of its own.
-      return secondOfMultiInstanceTest() ? remoteLayer("dedicated", options) : ZeroMQ.layerDedicated(options)
-    })),
-  capabilities: {
-    flush: false,
-    normalChannels: false,
-    capacity: { slack: 0 },
-    channelCapacity: false,
-    expiry: true,
-    multiInstance: true
-  },
-  quietPeriod: Duration.millis(200)
-})
+Conformance.suite(
+  "ZeroMQ dedicated",
+  subject({ mode: "dedicated", addresses: () => ({ pushAddress: tcp(pull), subscribeAddress: tcp(pub) }) })
+)

@@ -81,6 +81,29 @@ export const acquire = <S extends zmq.Socket>(
   )
 
 /**
+ * The XPUB socket of a publisher (an embedded layer, or the proxy), closed with the scope: a CURVE
+ * server when the settings have a key, `noDrop` (a full queue refuses instead of dropping: the
+ * back-pressure), and every subscription and unsubscription passed up to be acknowledged.
+ *
+ * @since 0.1.0
+ * @category resources
+ */
+export const acquirePublisher = (
+  settings: SocketSettings,
+  context: zmq.Context | undefined
+): Effect.Effect<zmq.XPublisher, Errors.InvalidOptions, Scope.Scope> =>
+  acquire(() =>
+    new zmq.XPublisher({
+      ...base(settings, context),
+      ...curveServer(settings),
+      sendHighWaterMark: settings.sendHighWaterMark,
+      receiveHighWaterMark: 0,
+      noDrop: true,
+      verbosity: "allSubs"
+    })
+  )
+
+/**
  * Lifts the send high-water mark of a SUB socket: its subscriptions travel as messages and libzmq
  * silently drops those beyond the mark (10,000 groups would otherwise lose most of theirs).
  *
