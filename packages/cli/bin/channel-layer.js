@@ -1,22 +1,32 @@
 #!/usr/bin/env node
 /* global process, URL */
-// The `channel-layer` command. A built package runs dist/bin.js; in the repository (no build) it
-// runs the TypeScript sources through tsx with the channel-layer-source export condition.
+// The `channel-layer` command. Where tsx is installed (a checkout of the repository after npm ci)
+// it runs the TypeScript sources through tsx with the channel-layer-source export condition, so
+// that a dist/ left over from an earlier build is never run by mistake. Without tsx (the
+// published package) it runs the built dist/bin.js.
 import { spawn } from "node:child_process"
 import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 
+const resolveTsx = () => {
+  try {
+    return import.meta.resolve("tsx")
+  } catch {
+    return undefined
+  }
+}
+
+const source = fileURLToPath(new URL("../src/bin.ts", import.meta.url))
 const built = fileURLToPath(new URL("../dist/bin.js", import.meta.url))
-if (existsSync(built)) {
+const tsx = existsSync(source) ? resolveTsx() : undefined
+if (tsx === undefined) {
   await import(built)
 } else {
-  const source = fileURLToPath(new URL("../src/bin.ts", import.meta.url))
-  const tsx = import.meta.resolve("tsx")
   const child = spawn(
     process.execPath,
     ["--conditions=channel-layer-source", "--import", tsx, source, ...process.argv.slice(2)],
     { stdio: "inherit" }
   )
-  for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal))
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => child.kill(signal))
   child.on("exit", (code, signal) => process.exit(code ?? (signal === null ? 1 : 128)))
 }
