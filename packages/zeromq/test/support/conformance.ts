@@ -16,8 +16,8 @@ type Addresses =
 /**
  * The conformance subject of a ZeroMQ mode: each instance gets the next `addresses()` and the
  * suite's capacity and expiry; the second instance of a multi-instance test runs in a process of
- * its own. Both modes declare the same capabilities: no flush, no normal channels, no capacity
- * overrides by pattern (channels are process-local).
+ * its own. Both modes declare the same capabilities: no flush and no normal channels (channels are
+ * process-local).
  */
 export const subject = (target: Addresses): Conformance.Subject => ({
   make: ({ capacity, channelCapacity, expiry }) =>
@@ -39,7 +39,7 @@ export const subject = (target: Addresses): Conformance.Subject => ({
     flush: false,
     normalChannels: false,
     capacity: { slack: 0 },
-    channelCapacity: false,
+    channelCapacity: true,
     expiry: true,
     multiInstance: true
   },
