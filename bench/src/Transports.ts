@@ -175,7 +175,8 @@ export const definitions = (config: BenchConfig, shared: Shared): ReadonlyArray<
         }
       }),
     floors: { throughput: RawAmqp.floor, latency: RawAmqp.names.latency, latencyTarget: RawAmqp.names.latency },
-    targetRatio: 0.9
+    targetRatio: 0.9,
+    rounds: RawAmqp.rounds
   },
   {
     transport: "zeromq-embedded",
