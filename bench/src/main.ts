@@ -1,13 +1,17 @@
 /**
  * `npm run bench -- [--quick] [--json] [--only name,...] [--list] [--out file]`
  *
- * Runs the floors and every wired transport in one process, one scenario after the other, then
- * prints the table (stdout; stderr with `--json`) and writes `bench/results/latest.json`. Senders
- * and receivers share this process's event loop, for the floors and the transports alike.
+ * Runs the floors and every wired transport, one scenario after the other, each in a fresh Node
+ * process of its own (the same flags, `--child <name>`): a scenario that moved a million messages
+ * leaves a large heap and code optimised for its own shapes behind, which slowed the next one by up
+ * to a tenth. Then prints the table (stdout; stderr with `--json`) and writes
+ * `bench/results/latest.json`. Within a scenario, senders and receivers share one event loop, for
+ * the floors and the transports alike. `--in-process` runs every scenario in this process.
  * `npm run` prints its banner on stdout: use `npm run -s bench -- --json` for JSON alone.
  * @since 0.1.0
  */
 import { Cause, Duration, Effect, Exit, Scope } from "effect"
+import { spawn } from "node:child_process"
 import { mkdir, writeFile } from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -32,6 +36,7 @@ const usage = `usage: npm run bench -- [options]
   --count N         messages per throughput measurement (default 20000; quick 3000)
   --out FILE        where to write the JSON (default bench/results/latest.json)
   --amqp-url URL    broker of the raw amqplib floors (default $AMQP_URL or amqp://guest:guest@127.0.0.1:5672/asgi)
+  --in-process      run every scenario in this process (default: each in a fresh process)
 `
 
 const defaultOut = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "results", "latest.json")
@@ -46,6 +51,10 @@ const parse = () => {
       count: { type: "string" },
       out: { type: "string" },
       "amqp-url": { type: "string" },
+      "in-process": { type: "boolean", default: false },
+      // Internal: run only this scenario, print its outcome as JSON, show progress as position i/n.
+      child: { type: "string" },
+      position: { type: "string" },
       help: { type: "boolean", short: "h", default: false }
     },
     strict: true
@@ -68,7 +77,10 @@ const parse = () => {
     list: values.list === true,
     help: values.help === true,
     only: values.only?.split(",").map((s) => s.trim()).filter((s) => s.length > 0),
-    out: values.out ?? defaultOut
+    out: values.out ?? defaultOut,
+    inProcess: values["in-process"] === true,
+    child: values.child,
+    position: values.position
   }
 }
 
@@ -128,11 +140,98 @@ const main = async () => {
   }
 }
 
+interface Ran {
+  readonly outcome: ScenarioOutcome
+  readonly measurements: ReadonlyArray<Measurement>
+}
+
+/** Runs one scenario in this process, within the scenario timeout. */
+const runScenario = async (
+  scenario: Scenario,
+  config: BenchConfig,
+  progress: Progress,
+  index: number
+): Promise<Ran> => {
+  progress.start(index, scenario.name)
+  const started = performance.now()
+  const exit = await Effect.runPromiseExit(
+    Effect.scoped(scenario.run({
+      config,
+      progress: (done, total) => progress.update(done, total),
+      phase: (label) => progress.phase(label)
+    })).pipe(Effect.timeoutFail({
+      duration: Duration.millis(config.timeoutMs),
+      onTimeout: () => new Error(`timed out after ${config.timeoutMs} ms`)
+    }))
+  )
+  const durationMs = performance.now() - started
+  const base = { name: scenario.name, description: scenario.description, durationMs }
+  if (Exit.isSuccess(exit)) {
+    progress.finish(`done in ${(durationMs / 1000).toFixed(1)} s`)
+    return { outcome: { ...base, details: exit.value.details }, measurements: exit.value.measurements }
+  }
+  progress.finish(`ERROR ${errorText(exit.cause)}`)
+  return { outcome: { ...base, error: errorText(exit.cause) }, measurements: [] }
+}
+
+/**
+ * Runs one scenario in a fresh Node process with this process's flags (tsx's loader included) and
+ * the same config; its progress goes to our stderr, its outcome comes back as JSON on its stdout.
+ */
+const runInChild = (scenario: Scenario, args: ReturnType<typeof parse>, position: string): Promise<Ran> =>
+  new Promise((resolve) => {
+    const { config } = args
+    const started = performance.now()
+    const child = spawn(
+      process.execPath,
+      [
+        ...process.execArgv,
+        process.argv[1],
+        ...(config.quick ? ["--quick"] : []),
+        ["--count", String(config.count)],
+        ["--amqp-url", config.amqpUrl],
+        ["--child", scenario.name],
+        ["--position", position]
+      ].flat(),
+      { stdio: ["ignore", "pipe", "inherit"] }
+    )
+    let stdout = ""
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString()
+    })
+    const failed = (error: string): Ran => ({
+      outcome: {
+        name: scenario.name,
+        description: scenario.description,
+        durationMs: performance.now() - started,
+        error
+      },
+      measurements: []
+    })
+    child.once("error", (error) => resolve(failed(`cannot start the scenario's process: ${error.message}`)))
+    child.once("close", (code, signal) => {
+      const last = stdout.trim().split("\n").pop() ?? ""
+      try {
+        resolve(JSON.parse(last) as Ran)
+      } catch {
+        resolve(failed(`the scenario's process ended (${signal ?? `exit code ${code}`}) without a result`))
+      }
+    })
+  })
+
 const runAll = async (args: ReturnType<typeof parse>, shared: Transports.Shared) => {
   const { config } = args
   const all = [...floors, ...Transports.scenarios(config, shared)]
   if (args.list) {
     for (const s of all) process.stdout.write(`${s.name.padEnd(28)} ${s.description}\n`)
+    return 0
+  }
+  if (args.child !== undefined) {
+    const scenario = all.find((s) => s.name === args.child)
+    if (scenario === undefined) throw new Error(`--child ${args.child}: no such scenario`)
+    const [index, total] = (args.position ?? "1/1").split("/").map(Number)
+    const ran = await runScenario(scenario, config, new Progress(total), index)
+    process.stdout.write(`${JSON.stringify(ran)}\n`)
     return 0
   }
   const selected = select(all, args.only)
@@ -141,28 +240,11 @@ const runAll = async (args: ReturnType<typeof parse>, shared: Transports.Shared)
   const measurements: Array<Measurement> = []
   const outcomes: Array<ScenarioOutcome> = []
   for (const [i, scenario] of selected.entries()) {
-    progress.start(i + 1, scenario.name)
-    const started = performance.now()
-    const exit = await Effect.runPromiseExit(
-      Effect.scoped(scenario.run({
-        config,
-        progress: (done, total) => progress.update(done, total),
-        phase: (label) => progress.phase(label)
-      })).pipe(Effect.timeoutFail({
-        duration: Duration.millis(config.timeoutMs),
-        onTimeout: () => new Error(`timed out after ${config.timeoutMs} ms`)
-      }))
-    )
-    const durationMs = performance.now() - started
-    const base = { name: scenario.name, description: scenario.description, durationMs }
-    if (Exit.isSuccess(exit)) {
-      measurements.push(...exit.value.measurements)
-      outcomes.push({ ...base, details: exit.value.details })
-      progress.finish(`done in ${(durationMs / 1000).toFixed(1)} s`)
-    } else {
-      outcomes.push({ ...base, error: errorText(exit.cause) })
-      progress.finish(`ERROR ${errorText(exit.cause)}`)
-    }
+    const ran = args.inProcess
+      ? await runScenario(scenario, config, progress, i + 1)
+      : await runInChild(scenario, args, `${i + 1}/${selected.length}`)
+    measurements.push(...ran.measurements)
+    outcomes.push(ran.outcome)
   }
   const results = rows(measurements)
   const report: Report = {
