@@ -29,14 +29,14 @@ import * as ZmqProxy from "./ZmqProxy.js"
 
 const usage = `usage: npm run bench -- [options]
 
-  --quick           smaller counts and short latency runs (whole run under a minute)
+  --quick           smaller counts, short latency runs, one process (whole run under a minute)
   --json            print only the JSON result on stdout (the table goes to stderr)
   --only a,b,...    run these scenarios (globs with * allowed) and the floors they need
   --list            list the scenarios and exit
   --count N         messages per throughput measurement (default 20000; quick 3000)
   --out FILE        where to write the JSON (default bench/results/latest.json)
   --amqp-url URL    broker of the raw amqplib floors (default $AMQP_URL or amqp://guest:guest@127.0.0.1:5672/asgi)
-  --in-process      run every scenario in this process (default: each in a fresh process)
+  --in-process      run every scenario in this process (default without --quick: each in a fresh one)
 `
 
 const defaultOut = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "results", "latest.json")
@@ -78,7 +78,8 @@ const parse = () => {
     help: values.help === true,
     only: values.only?.split(",").map((s) => s.trim()).filter((s) => s.length > 0),
     out: values.out ?? defaultOut,
-    inProcess: values["in-process"] === true,
+    // A quick run is a smoke run: starting a process per scenario would take half of its minute.
+    inProcess: values["in-process"] === true || quick,
     child: values.child,
     position: values.position
   }

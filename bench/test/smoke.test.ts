@@ -39,7 +39,7 @@ interface Report {
   readonly results: ReadonlyArray<Row>
 }
 
-describe("npm run bench -- --quick --json", () => {
+describe("npm run bench --json", () => {
   let dir: string | undefined
   afterAll(async () => {
     if (dir) await rm(dir, { recursive: true, force: true })
@@ -79,5 +79,25 @@ describe("npm run bench -- --quick --json", () => {
     expect(report.results.filter((r) => r.metric === "lost deliveries")).toEqual([])
     // The same document is written to --out.
     expect(JSON.parse(await readFile(out, "utf8"))).toEqual(report)
+  }, 60_000)
+
+  it("runs each scenario in a Node process of its own when not --quick", async () => {
+    dir ??= await mkdtemp(path.join(os.tmpdir(), "bench-smoke-"))
+    const out = path.join(dir, "isolated.json")
+    const scenarios = ["p2p-in-memory-w1", "p2p-rabbitmq-w100"]
+    const { stdout } = await run(
+      "npm",
+      ["run", "bench", "--", "--count", "500", "--json", "--only", scenarios.join(","), "--out", out],
+      { cwd: benchDir, timeout: 55_000, maxBuffer: 16 * 1024 * 1024 }
+    )
+    const lines = stdout.trim().split("\n")
+    const report = JSON.parse(lines[lines.length - 1]) as Report
+    expect(report.config).toMatchObject({ quick: false, count: 500 })
+    expect(report.scenarios.map((s) => [s.name, s.error])).toEqual(scenarios.map((name) => [name, undefined]))
+    for (const scenario of scenarios) {
+      const row = report.results.find((r) => r.scenario === scenario && r.metric === "msg/s")
+      expect(row?.value, scenario).toBeGreaterThan(0)
+      expect(row?.floorValue, scenario).toBeGreaterThan(0)
+    }
   }, 60_000)
 })
