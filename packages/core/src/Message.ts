@@ -196,7 +196,9 @@ const copyValue = (value: unknown, ancestors: Array<object>): MessageValue => {
 /**
  * Validates `input` as a message and returns a deep copy of it, or the `InvalidMessage` that says
  * where and what is wrong. Bigints in the safe integer range become numbers, Buffers become plain
- * Uint8Arrays, so every transport delivers the same values.
+ * Uint8Arrays, so every transport delivers the same values. Symbol-keyed properties are not
+ * message content: the copy carries them over unchecked (the in-memory layer delivers them), the
+ * transports that encode leave them out.
  *
  * @since 0.1.0
  * @category validation
