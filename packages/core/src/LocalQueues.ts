@@ -258,6 +258,23 @@ export const make = (options: Options): Effect.Effect<LocalQueues, never, Scope.
       return true
     }
 
+    /**
+     * A message handed to a receive that was interrupted before it took it (the hand-over and the
+     * interruption raced): to the next waiting receive of its channel, or to the front of the
+     * channel, ahead of what came after it (it was admitted once already, whatever the capacity).
+     */
+    const giveBack = (channel: string, handed: Delivery) => {
+      if (closed) return
+      const state = stateOf(channel)
+      const delivery = new Delivery(handed.message, handed.expiresAt, 1, undefined)
+      if (state.waiters.length > 0) {
+        offer(channel, delivery)
+        return
+      }
+      state.buffer.unshift(delivery)
+      buffered++
+    }
+
     const dropFull = (channel: string, delivery: Delivery) => {
       countInto(droppedFullSince, channel)
       Metrics.messagesRejectedFull.unsafeUpdate(1, labels)
@@ -328,10 +345,7 @@ export const make = (options: Options): Effect.Effect<LocalQueues, never, Scope.
           return Effect.sync(() => {
             const index = state.waiters.indexOf(waiter)
             if (index !== -1) state.waiters.splice(index, 1)
-            else if (waiter.handed !== undefined) {
-              // Interrupted just as a message was handed over: give it back to the channel.
-              unsafeDeliverDirect(channel, waiter.handed.message, waiter.handed.expiresAt, "drop")
-            }
+            else if (waiter.handed !== undefined) giveBack(channel, waiter.handed)
             forgetIfIdle(channel, state)
           })
         })

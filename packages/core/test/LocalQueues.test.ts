@@ -1,6 +1,6 @@
 import { LocalQueues } from "@channel-layer/core"
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Fiber, Logger, Scope, TestClock } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, Logger, Scope, TestClock } from "effect"
 
 const message = (text: string) => ({ type: "chat.message", text })
 
@@ -175,6 +175,30 @@ describe("LocalQueues", () => {
       yield* Fiber.interrupt(abandoned)
       queues.unsafeDeliverDirect("c!1", message("kept"), queues.now() + 1000, "drop")
       expect(yield* queues.receive("c!1")).toStrictEqual(message("kept"))
+    }))
+
+  it.scoped("messages sent while a receive's fiber is being interrupted go to the next receive, in order", () =>
+    Effect.gen(function*() {
+      const queues = yield* LocalQueues.make({ transport: "test" })
+      // The interrupt is on its way when the messages arrive: "first" is handed to the receive,
+      // whose fiber is interrupted before it takes it (and stays in a finalizer until `release`);
+      // "first" must come back ahead of "second".
+      const release = yield* Deferred.make<void>()
+      const abandoned = yield* Effect.fork(
+        queues.receive("c!1").pipe(Effect.onInterrupt(() => Deferred.await(release)))
+      )
+      yield* Effect.yieldNow()
+      const interrupting = yield* Effect.fork(Fiber.interrupt(abandoned))
+      yield* Effect.yieldNow()
+      const ack = counter()
+      queues.unsafeDeliverDirect("c!1", message("first"), queues.now() + 1000, "drop", ack)
+      queues.unsafeDeliverDirect("c!1", message("second"), queues.now() + 1000, "drop")
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(interrupting)
+      expect(yield* queues.receive("c!1")).toStrictEqual(message("first"))
+      expect(yield* queues.receive("c!1")).toStrictEqual(message("second"))
+      expect(ack.calls).toBe(1)
+      expect(queues.stats()).toStrictEqual({ channels: 0, groups: 0, buffered: 0, unacknowledged: 0 })
     }))
 
   it.scoped("flush drops and acks every buffered delivery and membership", () =>
