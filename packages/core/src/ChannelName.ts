@@ -37,11 +37,51 @@ class RecentlyValid {
   }
 }
 
-const validChannels = new RecentlyValid(4096)
-const validGroups = new RecentlyValid(4096)
-
 const describeValue = (value: unknown): string =>
   value === null ? "null" : Array.isArray(value) ? "an array" : typeof value
+
+/** What a kind of name must look like, and the error that says it does not. */
+interface NameRule<E> {
+  readonly kind: "channel" | "group"
+  readonly pattern: RegExp
+  /** What the pattern allows, in words. */
+  readonly allowed: string
+  readonly recentlyValid: RecentlyValid
+  readonly error: (name: unknown, reason: string) => E
+}
+
+const problemWith = <E>(rule: NameRule<E>, name: unknown): E | undefined => {
+  if (typeof name !== "string") {
+    return rule.error(name, `a ${rule.kind} name must be a string, got ${describeValue(name)}`)
+  }
+  if (rule.recentlyValid.has(name)) return undefined
+  if (name.length >= MAX_NAME_LENGTH) {
+    return rule.error(
+      name,
+      `a ${rule.kind} name must be shorter than ${MAX_NAME_LENGTH} characters, got ${name.length}`
+    )
+  }
+  if (!rule.pattern.test(name)) return rule.error(name, `a ${rule.kind} name may contain only ${rule.allowed}`)
+  rule.recentlyValid.add(name)
+  return undefined
+}
+
+const channelRule: NameRule<InvalidChannelName> = {
+  kind: "channel",
+  pattern: channelPattern,
+  allowed: "ASCII letters, digits, '-', '_' and '.', " +
+    "optionally followed by '!' and a process-local suffix of the same characters",
+  recentlyValid: new RecentlyValid(4096),
+  error: (channel, reason) => new InvalidChannelName({ channel, reason })
+}
+
+const groupRule: NameRule<InvalidGroupName> = {
+  kind: "group",
+  pattern: groupPattern,
+  allowed: "ASCII letters, digits, '-', '_' and '.'",
+  recentlyValid: new RecentlyValid(4096),
+  error: (group, reason) => new InvalidGroupName({ group, reason })
+}
 
 /**
  * Why `name` is not a valid channel name, or `undefined` when it is. The synchronous core of
@@ -50,30 +90,7 @@ const describeValue = (value: unknown): string =>
  * @since 0.1.0
  * @category validation
  */
-export const channelNameProblem = (name: unknown): InvalidChannelName | undefined => {
-  if (typeof name === "string" && validChannels.has(name)) return undefined
-  if (typeof name !== "string") {
-    return new InvalidChannelName({
-      channel: name,
-      reason: `a channel name must be a string, got ${describeValue(name)}`
-    })
-  }
-  if (name.length >= MAX_NAME_LENGTH) {
-    return new InvalidChannelName({
-      channel: name,
-      reason: `a channel name must be shorter than ${MAX_NAME_LENGTH} characters, got ${name.length}`
-    })
-  }
-  if (!channelPattern.test(name)) {
-    return new InvalidChannelName({
-      channel: name,
-      reason: "a channel name may contain only ASCII letters, digits, '-', '_' and '.', " +
-        "optionally followed by '!' and a process-local suffix of the same characters"
-    })
-  }
-  validChannels.add(name)
-  return undefined
-}
+export const channelNameProblem = (name: unknown): InvalidChannelName | undefined => problemWith(channelRule, name)
 
 /**
  * Why `name` is not a valid group name, or `undefined` when it is.
@@ -81,26 +98,7 @@ export const channelNameProblem = (name: unknown): InvalidChannelName | undefine
  * @since 0.1.0
  * @category validation
  */
-export const groupNameProblem = (name: unknown): InvalidGroupName | undefined => {
-  if (typeof name === "string" && validGroups.has(name)) return undefined
-  if (typeof name !== "string") {
-    return new InvalidGroupName({ group: name, reason: `a group name must be a string, got ${describeValue(name)}` })
-  }
-  if (name.length >= MAX_NAME_LENGTH) {
-    return new InvalidGroupName({
-      group: name,
-      reason: `a group name must be shorter than ${MAX_NAME_LENGTH} characters, got ${name.length}`
-    })
-  }
-  if (!groupPattern.test(name)) {
-    return new InvalidGroupName({
-      group: name,
-      reason: "a group name may contain only ASCII letters, digits, '-', '_' and '.'"
-    })
-  }
-  validGroups.add(name)
-  return undefined
-}
+export const groupNameProblem = (name: unknown): InvalidGroupName | undefined => problemWith(groupRule, name)
 
 /**
  * Succeeds with the name when it is a valid channel name (`^[a-zA-Z\d\-_.]+(![\d\w\-_.]*)?$`,
