@@ -118,13 +118,20 @@ const check = (target: Target, value: number, floor: number | undefined): boolea
 }
 
 /**
+ * What names one measurement of a run: its scenario and its metric.
+ * @since 0.1.0
+ * @category rows
+ */
+export const measurementKey = (ref: FloorRef): string => `${ref.scenario}\u0000${ref.metric}`
+
+/**
  * Resolves every measurement's floor among the measurements of the same run.
  * @since 0.1.0
  * @category constructors
  */
 export const rows = (measurements: ReadonlyArray<Measurement>): ReadonlyArray<Row> => {
-  const byKey = new Map(measurements.map((m) => [`${m.scenario}\u0000${m.metric}`, m.value]))
-  const valueOf = (ref: FloorRef) => byKey.get(`${ref.scenario}\u0000${ref.metric}`)
+  const byKey = new Map(measurements.map((m) => [measurementKey(m), m.value]))
+  const valueOf = (ref: FloorRef) => byKey.get(measurementKey(ref))
   return measurements.map((m): Row => {
     const floorValue = m.pairedFloor?.value ?? (m.floor ? valueOf(m.floor) : undefined)
     const targetFloor = m.target?.kind === "floor-plus-at-most" && m.target.relativeTo !== undefined

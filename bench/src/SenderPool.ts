@@ -6,6 +6,7 @@
  * collections that garbage brings about would land in the transport's tail latency.
  * @since 0.1.0
  */
+import { Fifo } from "@channel-layer/core/Fifo"
 import { Effect } from "effect"
 import type { Scope } from "effect"
 
@@ -35,16 +36,12 @@ export const make = (
 ): Effect.Effect<SenderPool, never, Scope.Scope> =>
   Effect.gen(function*() {
     const idle: Array<(seq: number) => void> = []
-    const backlog: Array<number> = []
-    let backlogHead = 0
+    const backlog = new Fifo<number>()
     let completed = 0
     let failures = 0
     const next: Effect.Effect<number> = Effect.suspend(() => {
-      if (backlogHead < backlog.length) {
-        const seq = backlog[backlogHead++]
-        if (backlogHead === backlog.length) backlog.length = backlogHead = 0
-        return Effect.succeed(seq)
-      }
+      const seq = backlog.shift()
+      if (seq !== undefined) return Effect.succeed(seq)
       return Effect.async<number>((resume) => {
         idle.push((seq) => resume(Effect.succeed(seq)))
       })

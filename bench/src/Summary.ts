@@ -5,9 +5,7 @@
  * @since 0.1.0
  */
 import type { Report, Row } from "./Report.js"
-import { formatNumber } from "./Report.js"
-
-const key = (row: Row) => `${row.scenario}\u0000${row.metric}`
+import { formatNumber, measurementKey as key } from "./Report.js"
 
 const range = (values: ReadonlyArray<number>, format: (value: number) => string): string => {
   if (values.length === 0) return "-"

@@ -132,7 +132,7 @@ const defaultTracer = Effect.runSync(Effect.tracer)
  * tracer go nowhere, and making one costs several times what an in-memory send does. The span's
  * options are built only then, too (`key` names the channel or group attribute). The tracer is
  * read from the running fiber, which keeps it at hand (`Effect.tracerWith` would look it up in
- * the fiber's services on every call: a tenth of an in-memory send and receive).
+ * the fiber's services on every call: about 5 % of an in-memory send and receive).
  */
 const traced = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
