@@ -30,6 +30,27 @@ const stuckSubscriber = (endpoint: string) =>
     (sub) => Effect.sync(() => sub.close())
   )
 
+/**
+ * Two embedded layers, the consumer subscribed to the producer, its channels holding 5 messages;
+ * `logger` (a logging layer) is given to the consumer only.
+ */
+const producerAndSmallConsumer = (
+  consumerOptions: Partial<ZeroMQ.EmbeddedOptions> = {},
+  logger: Layer.Layer<never> = Layer.empty
+) =>
+  Effect.gen(function*() {
+    const [producerPort, consumerPort] = yield* Effect.promise(() => freePorts(2))
+    const producer = yield* build(ZeroMQ.layerEmbedded({ publishAddress: tcp(producerPort), linger: 0 }))
+    const consumer = yield* build(ZeroMQ.layerEmbedded({
+      publishAddress: tcp(consumerPort),
+      subscribeAddresses: [tcp(producerPort)],
+      capacity: 5,
+      linger: 0,
+      ...consumerOptions
+    })).pipe(Effect.provide(logger))
+    return { producer, consumer }
+  })
+
 /** Sends until a send fails; returns how many went through and the failure. */
 const sendUntilFailure = (send: () => Effect.Effect<void, any>, limit: number) =>
   Effect.gen(function*() {
@@ -121,14 +142,7 @@ describe("back-pressure", () => {
 
   it.scopedLive("a slow receiver in another process slows the sender down instead of losing messages", () =>
     Effect.gen(function*() {
-      const [producerPort, consumerPort] = yield* Effect.promise(() => freePorts(2))
-      const producer = yield* build(ZeroMQ.layerEmbedded({ publishAddress: tcp(producerPort), linger: 0 }))
-      const consumer = yield* build(ZeroMQ.layerEmbedded({
-        publishAddress: tcp(consumerPort),
-        subscribeAddresses: [tcp(producerPort)],
-        capacity: 5,
-        linger: 0
-      }))
+      const { consumer, producer } = yield* producerAndSmallConsumer()
       const channel = yield* consumer.layer.newChannel()
       const receiving = yield* Effect.fork(Effect.forEach(
         Array.from({ length: 300 }, () => consumer.layer.receive(channel).pipe(Effect.zipLeft(Effect.sleep(1)))),
@@ -142,15 +156,7 @@ describe("back-pressure", () => {
   it.scopedLive("a channel that stays full is given up on after fullChannelTimeout: dropped for, counted and logged", () =>
     Effect.gen(function*() {
       const logs = captureLogs()
-      const [producerPort, consumerPort] = yield* Effect.promise(() => freePorts(2))
-      const producer = yield* build(ZeroMQ.layerEmbedded({ publishAddress: tcp(producerPort), linger: 0 }))
-      const consumer = yield* build(ZeroMQ.layerEmbedded({
-        publishAddress: tcp(consumerPort),
-        subscribeAddresses: [tcp(producerPort)],
-        capacity: 5,
-        fullChannelTimeout: 300,
-        linger: 0
-      })).pipe(Effect.provide(logs.layer))
+      const { consumer, producer } = yield* producerAndSmallConsumer({ fullChannelTimeout: 300 }, logs.layer)
       const [stuck, alive] = [yield* consumer.layer.newChannel(), yield* consumer.layer.newChannel()]
       for (let i = 0; i < 20; i++) yield* producer.layer.send(stuck, { type: "t.seq", i })
       yield* producer.layer.send(alive, { type: "t.alive" })
