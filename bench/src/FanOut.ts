@@ -17,6 +17,7 @@ import { TEXT } from "./Message.js"
 import type { BenchMessage } from "./Message.js"
 import type { GroupPublishes } from "./Probes.js"
 import type { Measurement, Scenario, ScenarioContext } from "./Scenario.js"
+import { warmupPhase } from "./Scenario.js"
 import { median, rate } from "./Stats.js"
 import type { Definition } from "./Transports.js"
 
@@ -149,7 +150,7 @@ export const scenario = (definition: Definition): Scenario => {
         // a long-running server measures at the rate it settles to, as the point-to-point runs do.
         const warmupRounds = context.config.quick ? 1 : WARMUP_ROUNDS
         for (let r = 1; r <= warmupRounds; r++) {
-          context.phase(warmupRounds === 1 ? "warm-up" : `warm-up ${r}/${warmupRounds}`)
+          context.phase(warmupPhase(r, warmupRounds))
           yield* round(sender, receiver, group, channels, context.config.quick ? Math.min(SENDS, 200) : SENDS, context)
         }
         const results: Array<Round> = []

@@ -46,6 +46,14 @@ export interface ScenarioContext {
 }
 
 /**
+ * The phase label of warm-up round `round` of `rounds`: "warm-up" when there is one.
+ * @since 0.1.0
+ * @category utils
+ */
+export const warmupPhase = (round: number, rounds: number): string =>
+  rounds === 1 ? "warm-up" : `warm-up ${round}/${rounds}`
+
+/**
  * A reference to another measurement of the same run, by scenario name and metric.
  * @since 0.1.0
  * @category models

@@ -16,7 +16,7 @@ import { performance } from "node:perf_hooks"
 import type { BenchMessage } from "./Message.js"
 import { makeMessages, messageBytes } from "./Message.js"
 import type { Scenario, ScenarioContext, Target, ThroughputFloor } from "./Scenario.js"
-import { latency, throughput } from "./Scenario.js"
+import { latency, throughput, warmupPhase } from "./Scenario.js"
 import * as SenderPool from "./SenderPool.js"
 import { LatencyRecorder, median, paced, rate } from "./Stats.js"
 
@@ -179,7 +179,7 @@ const throughputScenario = (adapter: PointToPointAdapter, window: 1 | 100): Scen
           runWindowed(session, batch, window, context.progress)
         for (let r = 1; r <= warmupRounds; r++) {
           const batch = warmupRounds === 1 ? makeMessages(warmup) : messages
-          context.phase(warmupRounds === 1 ? "warm-up" : `warm-up ${r}/${warmupRounds}`)
+          context.phase(warmupPhase(r, warmupRounds))
           yield* floorRound(batch, window)
           yield* transportRound(batch)
         }
