@@ -3,10 +3,10 @@
  * optional confirm bound, and the debounced warning about undecodable bodies.
  */
 import { Codec } from "@channel-layer/core"
+import { TcpProxy } from "@channel-layer/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Schedule } from "effect"
 import { captureLogs, instance, rawChannel, rawConfirmChannel, scopedExchange, unique, waitFor } from "./helpers.js"
-import * as TcpProxy from "./support/TcpProxy.js"
 
 const fastRetry = Schedule.spaced("100 millis")
 

@@ -5,6 +5,7 @@
  * so nothing here touches the connections of other tests on the shared broker.
  */
 import { type ChannelLayer, Codec, type Errors } from "@channel-layer/core"
+import { Rabbitmqctl, RabbitNode, TcpProxy } from "@channel-layer/testing"
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Context, Effect, Fiber, Layer, Option } from "effect"
 import {
@@ -21,9 +22,6 @@ import {
   waitUntil,
   waitUntilEffect
 } from "./fault-helpers.js"
-import * as Rabbitmqctl from "./support/Rabbitmqctl.js"
-import * as RabbitNode from "./support/RabbitNode.js"
-import * as TcpProxy from "./support/TcpProxy.js"
 
 describe("RabbitMQ faults", () => {
   it.scopedLive(

@@ -4,11 +4,10 @@
  * the test. The layer connects with the CA, a client certificate and its key; without the
  * client certificate it must fail with a typed error that says what is wrong.
  */
+import { Rabbitmqctl, TlsBroker } from "@channel-layer/testing"
 import { describe, expect, layer } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
 import { captureLogs, instance, unique } from "./fault-helpers.js"
-import * as Rabbitmqctl from "./support/Rabbitmqctl.js"
-import * as TlsBroker from "./support/TlsBroker.js"
 
 class Tls extends Context.Tag("tls.test/Tls")<Tls, TlsBroker.TlsBroker>() {}
 
