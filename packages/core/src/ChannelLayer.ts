@@ -9,6 +9,7 @@ import type { Tracer } from "effect"
 import { Context, Effect, Option, Stream } from "effect"
 import type {
   ChannelFull,
+  ChannelNotFound,
   ConnectionClosed,
   InvalidChannelName,
   InvalidGroupName,
@@ -39,6 +40,7 @@ export type SendError =
   | InvalidMessage
   | MessageTooLarge
   | ChannelFull
+  | ChannelNotFound
   | ConnectionClosed
   | LayerClosed
 

@@ -66,6 +66,25 @@ export class ConnectionClosed extends Schema.TaggedError<ConnectionClosed>()("Co
 }
 
 /**
+ * The broker found no queue for the channel a `send` addressed: the layer instance that owned it
+ * is gone (its process ended, or it was unreachable for longer than its queue outlives it), or,
+ * right after a broker restart, it has not yet declared its queue again. The message was not
+ * delivered. Where Django's semantics are wanted (a send to a departed client is not an error),
+ * catch it: `Effect.catchTag("ChannelNotFound", () => Effect.void)`.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class ChannelNotFound extends Schema.TaggedError<ChannelNotFound>()("ChannelNotFound", {
+  channel: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `channel ${this.channel} not found: ${this.reason}`
+  }
+}
+
+/**
  * The layer's scope has closed: it no longer sends or receives.
  *
  * @since 0.1.0

@@ -99,6 +99,21 @@ export interface RabbitMQOptions {
   readonly localExpiry?: Duration.DurationInput
   /** Messages the broker queue holds before sends to it fail with `ChannelFull` (default 100): `x-max-length`. */
   readonly remoteCapacity?: number
+  /**
+   * How long the instance's queue outlives its connection: its `x-expires` (default: `expiry` +
+   * 60 s). While the process reconnects, the queue keeps its group bindings and whatever is sent
+   * to it meanwhile; a process away for longer is taken for gone: the broker deletes the queue,
+   * and sends to its channels fail with `ChannelNotFound`.
+   */
+  readonly queueExpiry?: Duration.DurationInput
+  /**
+   * The kind of the instance's queue. `"classic"` (default): non-durable, on the node the instance
+   * connects to; it outlives reconnects, but not the loss or restart of that node. `"quorum"`: a
+   * quorum queue, replicated on the cluster's nodes, that outlives the loss of a minority of them
+   * and restarts; each publish is confirmed once a majority wrote it to disk, which makes sends
+   * slower (see the package README for measurements and when to use it).
+   */
+  readonly queueType?: "classic" | "quorum"
   /** CA, client certificate and key for `amqps://` URLs. */
   readonly tls?: TlsOptions
   /** The direct exchange that carries group messages (default `"groups"`). Layers with different ones do not see each other's groups. */
@@ -116,7 +131,12 @@ export interface RabbitMQOptions {
    * A send that fails this way may still be delivered.
    */
   readonly confirmTimeout?: Duration.DurationInput
-  /** The AMQP heartbeat, in whole seconds, 0 for none (default: the broker's proposal, 60 s on RabbitMQ). A dead peer is noticed after about two heartbeats. */
+  /**
+   * The AMQP heartbeat (default: the broker's proposal, 60 s on RabbitMQ): a duration of whole
+   * seconds from 1 to 65535 (`"10 seconds"`), or 0 for none. As for every duration option, a plain
+   * number counts milliseconds: `10_000` is 10 s, and `2` (2 ms) is refused. A dead peer is noticed
+   * after about two heartbeats.
+   */
   readonly heartbeat?: Duration.DurationInput
   /** The largest encoded message `send` and `groupSend` accept (default 128 MiB, RabbitMQ's `max_message_size`). */
   readonly maxMessageSize?: number

@@ -22,8 +22,8 @@ const tick = () => new Promise((resolve) => setImmediate(resolve))
 describe("Acker", () => {
   it("acks a contiguous run with one multiple ack, once the burst is over", async () => {
     const { acks, channel } = fakeChannel()
-    const acker = new Acker(channel)
-    for (let tag = 1; tag <= 100; tag++) acker.delivered(tag)
+    const acker = new Acker(channel, 100)
+    for (let tag = 1; tag <= 100; tag++) acker.delivered(tag, new Uint8Array([tag]))
     for (let tag = 1; tag <= 100; tag++) acker.ack(tag)
     expect(acks).toEqual([])
     await tick()
@@ -33,8 +33,8 @@ describe("Acker", () => {
 
   it("acks a finished delivery behind a pending one on its own, then covers the rest from the front", async () => {
     const { acks, channel } = fakeChannel()
-    const acker = new Acker(channel)
-    for (let tag = 1; tag <= 5; tag++) acker.delivered(tag)
+    const acker = new Acker(channel, 100)
+    for (let tag = 1; tag <= 5; tag++) acker.delivered(tag, new Uint8Array([tag]))
     acker.ack(2)
     acker.ack(3)
     await tick()
@@ -56,8 +56,8 @@ describe("Acker", () => {
 
   it("drops acks once closed (the broker forgot the channel's tags)", async () => {
     const { acks, channel } = fakeChannel()
-    const acker = new Acker(channel)
-    acker.delivered(1)
+    const acker = new Acker(channel, 100)
+    acker.delivered(1, new Uint8Array([1]))
     acker.ack(1)
     acker.close()
     acker.ack(1)
@@ -71,14 +71,29 @@ describe("Acker", () => {
         throw new Error("Channel closed")
       }
     } as unknown as Channel
-    const acker = new Acker(channel)
-    acker.delivered(1)
-    acker.delivered(2)
+    const acker = new Acker(channel, 100)
+    acker.delivered(1, new Uint8Array([1]))
+    acker.delivered(2, new Uint8Array([2]))
     acker.ack(1)
     await tick()
     acker.ack(2)
     await tick()
     expect(acker.outstanding).toBe(0)
+  })
+
+  it("close returns what the broker may deliver again: every delivery not acknowledged, and the last prefetch acknowledged", async () => {
+    const { channel } = fakeChannel()
+    const acker = new Acker(channel, 3)
+    const body = (tag: number) => new Uint8Array([tag])
+    for (let tag = 1; tag <= 10; tag++) acker.delivered(tag, body(tag))
+    // 2 stays pending; 1 and 3..8 are acknowledged (1 with a multiple ack, 3..8 one by one).
+    for (const tag of [1, 3, 4, 5, 6, 7, 8]) acker.ack(tag)
+    await tick()
+    // 9 is done but its ack has not gone out yet; 10 is pending.
+    acker.ack(9)
+    const unsettled = acker.close().map((bytes) => bytes[0])
+    expect(unsettled.sort((a, b) => a - b)).toEqual([2, 6, 7, 8, 9, 10])
+    expect(acker.close()).toEqual([])
   })
 
   describe("with hold", () => {
@@ -87,10 +102,10 @@ describe("Acker", () => {
 
     it("holds the acks of a quiet consumer for hold.millis, then sends them as one", async () => {
       const { acks, channel } = fakeChannel()
-      const acker = new Acker(channel, hold)
-      acker.delivered(1)
+      const acker = new Acker(channel, 100, hold)
+      acker.delivered(1, new Uint8Array([1]))
       acker.ack(1)
-      acker.delivered(2)
+      acker.delivered(2, new Uint8Array([2]))
       acker.ack(2)
       await tick()
       expect(acks).toEqual([])
@@ -101,8 +116,8 @@ describe("Acker", () => {
 
     it("acks at once, as without hold, once hold.count deliveries are unacknowledged", async () => {
       const { acks, channel } = fakeChannel()
-      const acker = new Acker(channel, hold)
-      for (let tag = 1; tag <= 4; tag++) acker.delivered(tag)
+      const acker = new Acker(channel, 100, hold)
+      for (let tag = 1; tag <= 4; tag++) acker.delivered(tag, new Uint8Array([tag]))
       acker.ack(1)
       await tick()
       expect(acks).toEqual([[1, true]])
@@ -118,8 +133,8 @@ describe("Acker", () => {
 
     it("sends nothing after close, timer included", async () => {
       const { acks, channel } = fakeChannel()
-      const acker = new Acker(channel, hold)
-      acker.delivered(1)
+      const acker = new Acker(channel, 100, hold)
+      acker.delivered(1, new Uint8Array([1]))
       acker.ack(1)
       acker.close()
       await sleep(hold.millis + 10)

@@ -31,7 +31,7 @@ const argumentsOf = (row: { readonly arguments: ReadonlyArray<readonly [string, 
   Object.fromEntries(row.arguments.map(([key, , value]) => [key, value]))
 
 describe("RabbitMQ topology", () => {
-  it.scopedLive("one exclusive, non-durable queue channels_<12 letters> with the Python layer's arguments", () =>
+  it.scopedLive("one queue channels_<12 letters> with the Python layer's arguments, kept across reconnects", () =>
     Effect.gen(function*() {
       const layer = yield* instance({ remoteCapacity: 321, expiry: "2500.9 millis" })
       const channel = yield* layer.layer.newChannel()
@@ -39,11 +39,14 @@ describe("RabbitMQ topology", () => {
       expect(queue).toMatch(/^channels_[a-zA-Z]{12}$/)
       expect(channel).toMatch(new RegExp(`^${queue}![a-zA-Z]{12}$`))
       const row = yield* queueInfo(queue)
-      expect(row).toMatchObject({ exclusive: true, durable: false, auto_delete: false })
+      // Not exclusive, so it outlives its connection; x-expires removes it once the process is gone.
+      expect(row).toMatchObject({ exclusive: false, durable: false, auto_delete: false })
       expect(argumentsOf(row!)).toEqual({
         "x-max-length": 321,
         "x-overflow": "reject-publish",
-        "x-message-ttl": 2500
+        "x-message-ttl": 2500,
+        "x-expires": 62500,
+        "x-single-active-consumer": true
       })
     }))
 
@@ -55,7 +58,9 @@ describe("RabbitMQ topology", () => {
       expect(argumentsOf(row!)).toEqual({
         "x-max-length": 100,
         "x-overflow": "reject-publish",
-        "x-message-ttl": 60000
+        "x-message-ttl": 60000,
+        "x-expires": 120000,
+        "x-single-active-consumer": true
       })
       const exchanges = yield* rabbitmqctl<Array<ExchangeRow>>(
         "list_exchanges",
@@ -132,14 +137,20 @@ describe("RabbitMQ topology", () => {
         c.client_properties.some(([key, , value]) => key === "connection_name" && value === `channel-layer ${queue}`)
       )
       expect(mine).toBeDefined()
-      const queues = yield* rabbitmqctl<Array<{ name: string; owner_pid: string }>>(
-        "list_queues",
+      // The queues this connection consumes: its channels' consumers.
+      const channelsOfMine = (yield* rabbitmqctl<Array<{ pid: string; connection: string }>>(
+        "list_channels",
+        "pid",
+        "connection"
+      )).filter((c) => c.connection === mine!.pid).map((c) => c.pid)
+      const consumers = yield* rabbitmqctl<Array<{ queue_name: string; channel_pid: string }>>(
+        "list_consumers",
         "-p",
         vhost,
-        "name",
-        "owner_pid"
+        "queue_name",
+        "channel_pid"
       )
-      expect(queues.filter((q) => q.owner_pid === mine!.pid).map((q) => q.name)).toEqual([queue])
+      expect(consumers.filter((c) => channelsOfMine.includes(c.channel_pid)).map((c) => c.queue_name)).toEqual([queue])
       expect((yield* bindings(exchange, queue)).length).toBe(20)
     }))
 

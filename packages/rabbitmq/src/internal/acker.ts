@@ -12,8 +12,14 @@
  * rate each delivery would otherwise cost one `basic.ack`, one socket write and one round of
  * broker work, all on the path of the next message. Done deliveries then hold fewer than
  * `hold.count` places of the prefetch window, for at most `hold.millis`; a busy consumer, with
- * the window fuller than that, acks each burst at once as without `hold`. Nothing is redelivered for it: the exclusive queue goes with
- * the connection, and a closed channel drops its pending acks anyway.
+ * the window fuller than that, acks each burst at once as without `hold`.
+ *
+ * The instance's queue outlives its connection, so when the connection dies the broker hands
+ * every delivery it has not seen acknowledged to the next consumer again, flagged `redelivered`.
+ * The acker remembers the body of each such delivery (see `unsettled`) so that the layer can
+ * recognise the ones this process already has. The broker holds at most `prefetch` unacknowledged
+ * deliveries and processes acks in order, so those are among the deliveries not yet acknowledged
+ * plus the last `prefetch` acknowledged ones: that is what is remembered.
  */
 import type { Channel } from "amqplib"
 
@@ -28,6 +34,11 @@ const tagged = (deliveryTag: number) => ({ fields: { deliveryTag } }) as Paramet
 export class Acker {
   /** Every delivery not yet covered by a sent ack, in delivery order. */
   private readonly states = new Map<number, number>()
+  /** The body of every delivery in `states` not yet acknowledged to the broker. */
+  private readonly bodies = new Map<number, Uint8Array>()
+  /** The bodies of the last `prefetch` deliveries acknowledged to the broker, oldest overwritten. */
+  private readonly recent: Array<Uint8Array | undefined>
+  private recentNext = 0
   /** Tags finished since the last flush. */
   private finished: Array<number> = []
   private scheduled = false
@@ -36,12 +47,18 @@ export class Acker {
 
   constructor(
     private readonly channel: Channel,
+    /** The consumer's prefetch: the most deliveries the broker holds unacknowledged. */
+    prefetch: number,
     private readonly hold?: { readonly count: number; readonly millis: number }
-  ) {}
+  ) {
+    this.recent = new Array(prefetch)
+  }
 
   /** Records a delivery; call it before the delivery can be acknowledged. */
-  delivered(tag: number): void {
-    if (!this.closed) this.states.set(tag, PENDING)
+  delivered(tag: number, body: Uint8Array): void {
+    if (this.closed) return
+    this.states.set(tag, PENDING)
+    this.bodies.set(tag, body)
   }
 
   /** The delivery is done with (taken, expired, dropped or undecodable). Idempotent. */
@@ -64,12 +81,35 @@ export class Acker {
     return this.states.size
   }
 
-  /** The channel is gone: later acks are dropped (the broker already forgot the tags). */
-  close(): void {
+  /**
+   * The channel is gone: later acks are dropped (the broker already forgot the tags). Returns the
+   * bodies the broker may deliver again (see the module documentation), oldest first.
+   */
+  close(): Array<Uint8Array> {
+    if (this.closed) return []
     this.closed = true
+    const unsettled: Array<Uint8Array> = []
+    for (let i = 0; i < this.recent.length; i++) {
+      const body = this.recent[(this.recentNext + i) % this.recent.length]
+      if (body !== undefined) unsettled.push(body)
+    }
+    for (const body of this.bodies.values()) unsettled.push(body)
     this.states.clear()
+    this.bodies.clear()
+    this.recent.fill(undefined)
     this.finished = []
     this.clearTimer()
+    return unsettled
+  }
+
+  /** An acknowledgement of `tag` went out. */
+  private settled(tag: number): void {
+    const body = this.bodies.get(tag)
+    if (body === undefined) return
+    this.bodies.delete(tag)
+    if (this.recent.length === 0) return
+    this.recent[this.recentNext] = body
+    this.recentNext = (this.recentNext + 1) % this.recent.length
   }
 
   private clearTimer(): void {
@@ -86,7 +126,10 @@ export class Acker {
     let upTo = 0
     for (const [tag, state] of this.states) {
       if (state === PENDING) break
-      if (state === DONE) upTo = tag
+      if (state === DONE) {
+        upTo = tag
+        this.settled(tag)
+      }
       this.states.delete(tag)
     }
     const finished = this.finished
@@ -97,11 +140,12 @@ export class Acker {
         if (this.states.get(tag) === DONE) {
           this.channel.ack(tagged(tag), false)
           this.states.set(tag, SENT)
+          this.settled(tag)
         }
       }
     } catch {
-      // The channel closed under us; the reconnect loop takes it from here.
-      this.close()
+      // The channel closed under us. The connection manager closes the acker when it notices,
+      // and takes what it remembers then: nothing to do here.
     }
   }
 }

@@ -3,17 +3,28 @@
  * then reconnects forever, and the state the send path reads without waiting.
  *
  * Each connection is a session: dial (every address in turn), open a publisher-confirm channel
- * and a control channel, declare the groups exchange and the layer's exclusive queue (the same
- * name every time), bind every group that has local members, set the prefetch and consume. Only
- * then is the session live. The first declare retries with a fresh name when the name is taken;
- * later declares keep the name, since channel names handed out embed it.
+ * and a control channel, declare the groups exchange and the layer's queue (the same name every
+ * time), bind every group that has local members, set the prefetch and consume. Only then is the
+ * session live. The first declare retries with a fresh name when the name is taken; later
+ * declares keep the name, since channel names handed out embed it.
+ *
+ * The queue outlives the connection: it is not exclusive, and the broker deletes it only when no
+ * connection has used it for `queueExpiry` (`x-expires`), or when the layer closes. A reconnect
+ * finds it with its bindings and whatever was sent meanwhile; the deliveries the lost connection
+ * left unacknowledged come again, flagged redelivered (see `Redeliveries`). The queue has
+ * `x-single-active-consumer`: a new connection's consumer may register while the broker still
+ * believes the old one alive (a hung link, until heartbeats tell), and takes over once it is gone.
+ *
+ * After a connection that was live is lost, reconnect attempts come at most `FAST_RETRY_CAP`
+ * apart for `FAST_RETRY_WINDOW` (a broker restart or a cut link is typically back within
+ * seconds); after that, `retrySchedule` alone sets the pace.
  *
  * amqplib's events update the state synchronously (a publish never goes to a channel known to be
  * closed); the fiber then closes what is left, logs, backs off along `retrySchedule` and starts
  * over.
  */
 import { ChannelName, Errors, Metrics } from "@channel-layer/core"
-import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from "amqplib"
+import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options as AmqpOptions } from "amqplib"
 import type { Scope } from "effect"
 import {
   Clock,
@@ -34,6 +45,7 @@ import * as Dial from "./dial.js"
 import { describeError, type Lookup } from "./endpoints.js"
 import { exchangeRefused, queueRefused, SetupRefused } from "./errors.js"
 import type { Resolved } from "./options.js"
+import { Unconfirmed } from "./returns.js"
 
 /** A connection that is set up and serving. */
 export interface Live {
@@ -42,6 +54,8 @@ export interface Live {
   readonly publisher: ConfirmChannel
   readonly control: Channel
   readonly queue: string
+  /** The direct publishes of `publisher` awaiting their confirm (see `Unconfirmed`). */
+  readonly unconfirmed: Unconfirmed
 }
 
 /** What the manager needs from the layer. */
@@ -50,10 +64,17 @@ export interface Handlers {
   readonly groups: () => ReadonlyArray<string>
   /** One delivery from `queue`; must not throw. */
   readonly onDelivery: (acker: Acker, message: ConsumeMessage, queue: string) => void
-  /** A session ended: its queue and everything in flight in it are gone. */
-  readonly onLost: () => void
-  /** The broker returned a mandatory publish it could not route (no queue has that name). */
-  readonly onReturned: (message: ConsumeMessage) => void
+  /**
+   * A session ended; `unsettled` are the bodies of its deliveries that the broker may hand over
+   * again (see `Acker.close`).
+   */
+  readonly onLost: (unsettled: ReadonlyArray<Uint8Array>) => void
+  /**
+   * The broker returned a mandatory publish it could not route: a direct send to a queue that
+   * does not exist, or a group send no queue is bound for. `ofSend` tells whether it matched a
+   * direct send of this layer awaiting its confirm (which then fails).
+   */
+  readonly onReturned: (message: ConsumeMessage, ofSend: boolean) => void
 }
 
 /** Test seams. */
@@ -103,6 +124,25 @@ const isNameConflict = (error: unknown): boolean => {
 
 const ignore = () => {}
 
+/**
+ * How the layer's queue is declared: the Python layer's arguments (capacity, overflow, message
+ * TTL) and what keeps it across reconnects (not exclusive, `x-expires`, a single active consumer).
+ * A quorum queue is durable by nature; a classic one is not, and goes with its node.
+ */
+export const queueOptions = (options: Resolved): AmqpOptions.AssertQueue => ({
+  exclusive: false,
+  durable: options.queueType === "quorum",
+  autoDelete: false,
+  arguments: {
+    ...(options.queueType === "quorum" ? { "x-queue-type": "quorum" } : {}),
+    "x-max-length": options.remoteCapacity,
+    "x-overflow": "reject-publish",
+    "x-message-ttl": Math.trunc(options.expiry),
+    "x-expires": options.queueExpiry,
+    "x-single-active-consumer": true
+  }
+})
+
 /** Why a connection attempt failed, and whether retrying can help. */
 interface Failure {
   readonly reason: string
@@ -117,6 +157,7 @@ class Session {
   live: Live | undefined = undefined
   control: Channel | undefined = undefined
   acker: Acker | undefined = undefined
+  readonly unconfirmed = new Unconfirmed()
   /** Groups bound during setup. */
   boundGroups = 0
   /** The last error amqplib reported on the connection or a channel. */
@@ -136,9 +177,18 @@ const closeModel = (model: ChannelModel) =>
     }))
   )
 
+/** How far apart reconnect attempts are at most, right after a live connection was lost. */
+export const FAST_RETRY_CAP = Duration.millis(500)
+
+/** How long after a live connection was lost reconnect attempts keep to `FAST_RETRY_CAP`. */
+export const FAST_RETRY_WINDOW = Duration.seconds(30)
+
+/** Connect failures within this interval of a logged one are logged at debug level only. */
+const FAILURE_LOG_INTERVAL = 5000
+
 /**
- * Makes the manager; its fiber lives in the current scope, and closing the scope closes the
- * connection (the broker then deletes the exclusive queue).
+ * Makes the manager; its fiber lives in the current scope, and closing the scope deletes the
+ * queue and closes the connection.
  */
 export const make = (
   options: Resolved,
@@ -175,7 +225,7 @@ export const make = (
     const lose = (session: Session, reason: string) => {
       if (session.lost) return
       session.lost = true
-      session.acker?.close()
+      const unsettled = session.acker?.close() ?? []
       if (control !== undefined && control === session.control) control = undefined
       if (live !== undefined && live === session.live) {
         live = undefined
@@ -184,7 +234,7 @@ export const make = (
         if (closed) Deferred.unsafeDone(ready, Exit.fail(new Errors.LayerClosed()))
       }
       Deferred.unsafeDone(session.lostSignal, Exit.succeed(reason))
-      handlers.onLost()
+      handlers.onLost(unsettled)
     }
 
     /** Ends a session and closes its connection (the loop then reconnects). */
@@ -209,16 +259,7 @@ export const make = (
       let channel = first
       for (let attempt = 1;; attempt++) {
         try {
-          await channel.assertQueue(queueName, {
-            exclusive: true,
-            durable: false,
-            autoDelete: false,
-            arguments: {
-              "x-max-length": options.remoteCapacity,
-              "x-overflow": "reject-publish",
-              "x-message-ttl": Math.trunc(options.expiry)
-            }
-          })
+          await channel.assertQueue(queueName, queueOptions(options))
           nameFinal = true
           return channel
         } catch (error) {
@@ -241,7 +282,10 @@ export const make = (
       const publisher = watch(session, await model.createConfirmChannel(), "publisher") as ConfirmChannel
       let closedEarly = false
       publisher.once("close", () => closedEarly = true)
-      publisher.on("return", handlers.onReturned)
+      publisher.on("return", (message: ConsumeMessage) => {
+        const { exchange, routingKey } = message.fields
+        handlers.onReturned(message, exchange === "" && session.unconfirmed.returned(routingKey, message.content))
+      })
       const first = watch(session, await model.createChannel(), "control")
       await first.assertExchange(options.groupsExchange, "direct", { durable: false, autoDelete: false }).catch(
         (error) => Promise.reject(exchangeRefused(options.groupsExchange, error))
@@ -254,7 +298,7 @@ export const make = (
       control = channel
       session.control = channel
       session.boundGroups = groups.length
-      const acker = new Acker(channel, ackHold(options.localCapacity))
+      const acker = new Acker(channel, options.localCapacity, ackHold(options.localCapacity))
       session.acker = acker
       const queue = queueName
       await Promise.all([
@@ -267,7 +311,14 @@ export const make = (
       }, { noAck: false })
       if (closedEarly || session.lost || closed) throw new Error(session.error ?? "a channel closed during setup")
       session.armed = true
-      const result: Live = { generation: session.generation, model, publisher, control: channel, queue }
+      const result: Live = {
+        generation: session.generation,
+        model,
+        publisher,
+        control: channel,
+        queue,
+        unconfirmed: session.unconfirmed
+      }
       session.live = result
       return result
     }
@@ -336,12 +387,27 @@ export const make = (
         return { reason, uptime: (yield* Clock.currentTimeMillis) - startedAt }
       }))
 
+    /** When the last live connection was lost: attempts soon after that are kept close together. */
+    let lostAt = Number.NEGATIVE_INFINITY
+    const retrySchedule = Schedule.modifyDelayEffect(
+      options.retrySchedule,
+      (_, delay) =>
+        Effect.map(Clock.currentTimeMillis, (now): Duration.DurationInput =>
+          now - lostAt < Duration.toMillis(FAST_RETRY_WINDOW)
+            // Jittered, so that many processes cut at once do not come back in step.
+            ? Duration.min(delay, Duration.times(FAST_RETRY_CAP, 0.8 + 0.4 * Math.random()))
+            : delay)
+    )
+    let lastFailureLog = Number.NEGATIVE_INFINITY
+
     const loop = Effect.gen(function*() {
       yield* demanded.await
-      const driver = yield* Schedule.driver(options.retrySchedule)
+      const driver = yield* Schedule.driver(retrySchedule)
       const backoff = (input: unknown) =>
         driver.next(input).pipe(
-          Effect.catchAll(() => Effect.zipRight(driver.reset, Effect.sleep(Duration.seconds(1))))
+          Effect.catchAll(() =>
+            Effect.zipRight(driver.reset, Effect.sleep(Duration.seconds(1)))
+          )
         )
       let connectedOnce = false
       let failures = 0
@@ -352,9 +418,16 @@ export const make = (
           const { permanent, reason } = outcome.left
           lastError = reason
           RabbitMQMetrics.connectFailures.unsafeUpdate(1, Metrics.transportLabel("rabbitmq"))
-          yield* Effect.logWarning(
-            `cannot connect to RabbitMQ (attempt ${failures}${connectedOnce ? " to reconnect" : ""}): ${reason}`
-          )
+          const now = yield* Clock.currentTimeMillis
+          const line = `cannot connect to RabbitMQ (attempt ${failures}${
+            connectedOnce ? " to reconnect" : ""
+          }): ${reason}`
+          if (now - lastFailureLog >= FAILURE_LOG_INTERVAL || permanent) {
+            lastFailureLog = now
+            yield* Effect.logWarning(line)
+          } else {
+            yield* Effect.logDebug(line)
+          }
           refused = permanent ? reason : undefined
           // Waiting cannot help: fail whoever waits now, and later callers at once, until a
           // connection succeeds (the loop keeps trying).
@@ -370,21 +443,34 @@ export const make = (
         refused = undefined
         failures = 0
         lastError = outcome.right.reason
+        lastFailureLog = Number.NEGATIVE_INFINITY
         yield* Effect.logWarning(`lost the connection to RabbitMQ: ${outcome.right.reason}; reconnecting`)
         // A connection that dies right after it opened is a failure too: back off.
-        if (outcome.right.uptime < 1000) yield* backoff(outcome.right.reason)
-        else yield* driver.reset
+        if (outcome.right.uptime < 1000) {
+          yield* backoff(outcome.right.reason)
+        } else {
+          lostAt = yield* Clock.currentTimeMillis
+          yield* driver.reset
+        }
       }
     }).pipe(Effect.annotateLogs("transport", "rabbitmq"))
 
     yield* Effect.forkScoped(Effect.interruptible(loop))
 
     // Registered after the fork, so it runs before the fiber is interrupted: confirms that the
-    // closing connection fails then read as LayerClosed.
+    // closing connection fails then read as LayerClosed. The queue outlives connections, so it is
+    // deleted here: senders to its channels then learn at once that they are gone
+    // (`ChannelNotFound`) instead of filling a queue nobody reads until `queueExpiry`.
     yield* Effect.addFinalizer(() =>
-      Effect.sync(() => {
+      Effect.suspend(() => {
         closed = true
         Deferred.unsafeDone(ready, Exit.fail(new Errors.LayerClosed()))
+        const last = live
+        if (last === undefined) return Effect.void
+        return Effect.tryPromise(() => last.control.deleteQueue(last.queue)).pipe(
+          Effect.timeout(Duration.seconds(2)),
+          Effect.ignore
+        )
       })
     )
 

@@ -9,9 +9,11 @@ import type { RabbitMQOptions } from "../RabbitMQ.js"
 import type { RabbitMQConnectionService } from "../RabbitMQConnection.js"
 import * as RabbitMQMetrics from "../RabbitMQMetrics.js"
 import type { Acker } from "./acker.js"
+import { hex, toBuffer } from "./bytes.js"
 import * as Connection from "./connection.js"
 import { Debounced } from "./debounced.js"
 import * as Options from "./options.js"
+import { Redeliveries } from "./redeliveries.js"
 
 /** Both services of one layer instance. */
 export interface Services {
@@ -35,10 +37,6 @@ const MARKER: Message.Message = { type: "channel_layer.membership" }
 const markerChannel = (queue: string) => `${queue}!membership.${ChannelName.randomLetters(12)}`
 const isMarkerOf = (queue: string, channel: string) =>
   channel.length === queue.length + 24 && channel.startsWith(`${queue}!membership.`)
-
-const hex = (bytes: Uint8Array, max = 32) =>
-  Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.byteLength, max)).toString("hex") +
-  (bytes.byteLength > max ? "..." : "")
 
 /**
  * Makes one layer instance in the current scope. `hooks` are test seams (see
@@ -72,17 +70,31 @@ export const make = (
           (count > 1 ? ` (${count} refused group sends since the last warning, this one the latest)` : "")
       ).pipe(Effect.annotateLogs({ transport: "rabbitmq", group })))
 
-    // A direct send goes out `mandatory`: when no queue has the channel's name (the instance
-    // that owned it is gone), the broker returns it and we say so, instead of dropping it unseen.
-    // The send itself succeeded, as in the Python layer and Django's semantics of channels.
-    const returnedLog = new Debounced<string>(1000, queues.now, runtime, scope, (count, queue) =>
+    // Every send goes out `mandatory`. A direct send the broker returns found no queue with the
+    // channel's name: the instance that owned it is gone (the queue outlives reconnects, not the
+    // process), and the send fails with ChannelNotFound. A returned group send found no queue
+    // bound for the group: no member anywhere, which is normal, but counted and logged (debug).
+    const returnedLog = new Debounced<string>(1000, queues.now, runtime, scope, (count, channel) =>
       Effect.logWarning(
-        `direct message dropped by the broker: no queue ${queue} (the layer instance that owned the channel is gone)` +
-          (count > 1 ? ` (${count} such messages since the last warning, this one the latest)` : "")
-      ).pipe(Effect.annotateLogs({ transport: "rabbitmq", queue })))
-    const onReturned = (message: { readonly fields: { readonly routingKey: string } }) => {
+        `direct send to ${channel} returned by the broker: no queue ${channel.split("!")[0]} ` +
+          "(the layer instance that owned the channel is gone); the send failed with ChannelNotFound" +
+          (count > 1 ? ` (${count} such sends since the last warning, this one the latest)` : "")
+      ).pipe(Effect.annotateLogs({ transport: "rabbitmq", channel })))
+    const groupReturnedLog = new Debounced<string>(1000, queues.now, runtime, scope, (count, group) =>
+      Effect.logDebug(
+        `group send to ${group} reached no queue: the group has no member on any instance` +
+          (count > 1 ? ` (${count} such group sends since the last note, this one the latest)` : "")
+      ).pipe(Effect.annotateLogs({ transport: "rabbitmq", group })))
+    const onReturned = (message: ConsumeMessage) => {
+      const { exchange, routingKey } = message.fields
+      if (exchange !== "") {
+        RabbitMQMetrics.groupSendsUnroutable.unsafeUpdate(1, labels)
+        groupReturnedLog.hit(routingKey)
+        return
+      }
       Metrics.messagesUnroutable.unsafeUpdate(1, labels)
-      returnedLog.hit(message.fields.routingKey)
+      const decoded = Codec.decode(message.content)
+      returnedLog.hit(Either.isRight(decoded) ? decoded.right.channel ?? routingKey : routingKey)
     }
 
     /**
@@ -112,13 +124,24 @@ export const make = (
       skippedLog.hit({ queue, reason, body: new Uint8Array(body.subarray(0, 32)) })
     }
 
+    /** What lost connections left unsettled, to recognise the redeliveries of what is here. */
+    const redeliveries = new Redeliveries(resolved.expiry)
+
     const onDelivery = (acker: Acker, delivery: ConsumeMessage, queue: string): void => {
       const tag = delivery.fields.deliveryTag
-      acker.delivered(tag)
-      const ack = () => acker.ack(tag)
       // The Buffer itself: the decoder reads strings straight from it and copies bin values into
       // plain Uint8Arrays of their own.
       const bytes = delivery.content
+      acker.delivered(tag, bytes)
+      const ack = () => acker.ack(tag)
+      if (delivery.fields.redelivered) {
+        if (redeliveries.alreadyHave(bytes, queues.now())) {
+          RabbitMQMetrics.redeliveriesDropped.unsafeUpdate(1, labels)
+          return ack()
+        }
+      } else if (redeliveries.expecting) {
+        redeliveries.clear()
+      }
       try {
         const decoded = Codec.decode(bytes)
         if (Either.isLeft(decoded)) {
@@ -147,8 +170,11 @@ export const make = (
       }
     }
 
-    const onLost = () => {
-      // The queue went with the connection: nothing is queued before the markers any more.
+    const onLost = (unsettled: ReadonlyArray<Uint8Array>) => {
+      redeliveries.add(unsettled, queues.now())
+      // Markers are applied now rather than wait for them to come back: the queue may be gone
+      // with its node, or the marker's publish with the connection. A group message queued before
+      // a membership change may then reach the member set as it is after it.
       const pending = [...markers.values()]
       markers.clear()
       for (const apply of pending) apply()
@@ -175,35 +201,46 @@ export const make = (
 
     const mandatory = { mandatory: true }
 
+    /** What a publish does on a refusal: a nack (the queue is full), a return (no queue took it). */
+    interface Refusals<E> {
+      readonly nacked: () => Effect.Effect<void, E>
+      /** Direct sends only: a group send that reaches no queue still succeeds. */
+      readonly returned?: () => Effect.Effect<void, E>
+    }
+
     /**
-     * Publishes and waits for the broker's confirm. A publish that throws (its channel is already
-     * closed, so nothing was sent) waits for the next connection and tries once more.
+     * Publishes (`mandatory`, see `onReturned`) and waits for the broker's confirm. A publish that
+     * throws (its channel is already closed, so nothing was sent) waits for the next connection
+     * and tries once more.
      */
     const publish = <E>(
       live: Connection.Live,
       exchange: string,
       routingKey: string,
       body: Buffer,
-      onNack: () => Effect.Effect<void, E>,
+      refusals: Refusals<E>,
       retry = true
     ): Effect.Effect<void, E | Errors.ConnectionClosed | Errors.LayerClosed> =>
       Effect.async((resume) => {
+        // Direct publishes are tracked, to tell which send a returned message belongs to.
+        const tracked = refusals.returned === undefined ? undefined : live.unconfirmed.add(routingKey, body)
         try {
-          // Direct sends (default exchange) are mandatory, see `onReturned`; an empty group is normal.
-          const options = exchange === "" ? mandatory : undefined
-          live.publisher.publish(exchange, routingKey, body, options, (error: Error | null) => {
+          live.publisher.publish(exchange, routingKey, body, mandatory, (error: Error | null) => {
+            if (tracked !== undefined) live.unconfirmed.settle(tracked)
             if (error === null) {
+              if (tracked?.returned === true) return resume(refusals.returned!())
               // Counted here, where it succeeded (see `instrument`'s `countsSent`).
               Metrics.messagesSent.unsafeUpdate(1, labels)
               resume(Effect.void)
-            } else if (error.message === "message nacked") resume(onNack())
+            } else if (error.message === "message nacked") resume(refusals.nacked())
             else resume(Effect.fail(lostConfirm(error)))
           })
         } catch (error) {
+          if (tracked !== undefined) live.unconfirmed.settle(tracked)
           if (!retry) return resume(Effect.fail(notSent(error)))
           manager.broken(live, `publish failed: ${String(error)}`)
           resume(
-            Effect.flatMap(manager.awaitLive, (next) => publish(next, exchange, routingKey, body, onNack, false))
+            Effect.flatMap(manager.awaitLive, (next) => publish(next, exchange, routingKey, body, refusals, false))
           )
         }
       })
@@ -229,8 +266,6 @@ export const make = (
           })
       })
 
-    const toBuffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-
     /** The queue that owns a channel, or why the channel cannot be used here. */
     const ownQueueOf = (channel: unknown, action: string): Errors.InvalidChannelName | undefined => {
       const problem = ChannelName.channelNameProblem(channel)
@@ -249,11 +284,13 @@ export const make = (
       return undefined
     }
 
-    const groupNack = (group: string) => () =>
-      Effect.sync(() => {
-        Metrics.messagesRejectedFull.unsafeUpdate(1, labels)
-        nackLog.hit(group)
-      })
+    const groupRefusals = (group: string): Refusals<never> => ({
+      nacked: () =>
+        Effect.sync(() => {
+          Metrics.messagesRejectedFull.unsafeUpdate(1, labels)
+          nackLog.hit(group)
+        })
+    })
 
     /**
      * Publishes a marker that applies `apply` to the local fan-out when it comes back (see
@@ -343,11 +380,20 @@ export const make = (
             return Effect.fail(new Errors.MessageTooLarge({ size: bytes.byteLength, maxSize: maxMessageSize }))
           }
           const body = toBuffer(bytes)
-          const full = () => {
-            Metrics.messagesRejectedFull.unsafeUpdate(1, labels)
-            return Effect.fail(new Errors.ChannelFull({ channel }))
+          const refusals: Refusals<Errors.ChannelFull | Errors.ChannelNotFound> = {
+            nacked: () => {
+              Metrics.messagesRejectedFull.unsafeUpdate(1, labels)
+              return Effect.fail(new Errors.ChannelFull({ channel }))
+            },
+            returned: () =>
+              Effect.fail(
+                new Errors.ChannelNotFound({
+                  channel,
+                  reason: `the broker has no queue ${queue}: the layer instance that owned the channel is gone`
+                })
+              )
           }
-          return boundConfirm(withLive((live) => publish(live, "", queue, body, full)))
+          return boundConfirm(withLive((live) => publish(live, "", queue, body, refusals)))
         }),
 
       receive: (channel) =>
@@ -425,12 +471,12 @@ export const make = (
             return Effect.fail(new Errors.MessageTooLarge({ size: bytes.byteLength, maxSize: maxMessageSize }))
           }
           const body = toBuffer(bytes)
-          return boundConfirm(withLive((live) => publish(live, groupsExchange, group, body, groupNack(group))))
+          return boundConfirm(withLive((live) => publish(live, groupsExchange, group, body, groupRefusals(group))))
         }),
 
       flush: Effect.dieMessage(
-        "the RabbitMQ layer has no flush (its extensions do not list \"flush\"): each instance's exclusive " +
-          "queue goes away with its connection, and localExpiry drops what nobody receives"
+        "the RabbitMQ layer has no flush (its extensions do not list \"flush\"): each instance's queue " +
+          "goes away when it closes, and expiry and localExpiry drop what nobody receives"
       )
     }
 

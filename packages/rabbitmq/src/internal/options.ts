@@ -16,6 +16,12 @@ export const defaultRetrySchedule: Schedule.Schedule<unknown> = Schedule.exponen
   Schedule.jittered
 )
 
+/**
+ * How much longer than `expiry` the queue outlives its connection by default: a process away for
+ * that long finds its queue, its bindings and what was sent meanwhile; one gone for longer is gone.
+ */
+export const DEFAULT_QUEUE_EXPIRY_MARGIN = 60_000
+
 /** RabbitMQ's default `max_message_size` (128 MiB); a bigger body closes the channel. */
 export const DEFAULT_MAX_MESSAGE_SIZE = 128 * 1024 * 1024
 
@@ -26,6 +32,9 @@ export interface Resolved {
   readonly localCapacity: number
   readonly localExpiry: number
   readonly remoteCapacity: number
+  readonly queueType: "classic" | "quorum"
+  /** The queue's `x-expires`: how long it outlives its last connection. */
+  readonly queueExpiry: number
   readonly tls: TlsOptions | undefined
   readonly groupsExchange: string
   readonly connectTimeout: number
@@ -118,6 +127,19 @@ export const resolve = (options: RabbitMQOptions): Effect.Effect<Resolved, Error
       INT32_MAX,
       "it becomes the queue's x-max-length"
     )
+    const queueType = options.queueType ?? "classic"
+    if (queueType !== "classic" && queueType !== "quorum") {
+      return yield* invalid("queueType", `must be "classic" or "quorum", got ${JSON.stringify(queueType)}`)
+    }
+    const queueExpiry = options.queueExpiry === undefined
+      ? Math.min(INT32_MAX, expiry + DEFAULT_QUEUE_EXPIRY_MARGIN)
+      : yield* Options.positiveDuration("queueExpiry", options.queueExpiry)
+    if (queueExpiry < 1000 || queueExpiry > INT32_MAX) {
+      return yield* invalid(
+        "queueExpiry",
+        `must be between 1 second and ${INT32_MAX} ms (it becomes the queue's x-expires in ms), got ${queueExpiry} ms`
+      )
+    }
     const tls = yield* tlsOptions(options.tls, endpoints)
     const groupsExchange = options.groupsExchange ?? "groups"
     if (typeof groupsExchange !== "string" || !exchangePattern.test(groupsExchange) || groupsExchange.length > 255) {
@@ -167,6 +189,8 @@ export const resolve = (options: RabbitMQOptions): Effect.Effect<Resolved, Error
       localCapacity,
       localExpiry,
       remoteCapacity,
+      queueType,
+      queueExpiry: Math.trunc(queueExpiry),
       tls,
       groupsExchange,
       connectTimeout,
