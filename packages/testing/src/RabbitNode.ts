@@ -75,6 +75,8 @@ export interface StartNodeOptions {
   readonly startTimeout?: Duration.DurationInput | undefined
   /** Directory of `rabbitmq-server` and `rabbitmqctl` (see the module comment). */
   readonly binDir?: string | undefined
+  /** The Erlang cookie (default: a fresh one). Nodes that form a cluster need the same one. */
+  readonly cookie?: string | undefined
 }
 
 /** What {@link launchNode} needs; the directory must exist and outlive the node's scope. */
@@ -92,6 +94,9 @@ const defaultBinDir = "/usr/lib/rabbitmq/bin"
 const resolveBinDir = (explicit: string | undefined): string | undefined =>
   explicit ?? process.env.RABBITMQ_BIN_DIR ??
     (fs.existsSync(path.join(defaultBinDir, "rabbitmq-server")) ? defaultBinDir : undefined)
+
+/** A fresh Erlang cookie. */
+const randomCookie = (): string => randomBytes(15).toString("hex").toUpperCase()
 
 /** A short random suffix for node names. */
 export const randomSuffix = (): string => randomBytes(4).toString("hex")
@@ -144,9 +149,7 @@ export const launchNode = (spec: LaunchSpec): Effect.Effect<RabbitNode, RabbitNo
         await fs.promises.mkdir(home, { recursive: true })
         await fs.promises.mkdir(path.join(dir, "mnesia"), { recursive: true })
         await fs.promises.mkdir(path.join(dir, "log"), { recursive: true })
-        await fs.promises.writeFile(path.join(home, ".erlang.cookie"), randomBytes(15).toString("hex").toUpperCase(), {
-          mode: 0o400
-        })
+        await fs.promises.writeFile(path.join(home, ".erlang.cookie"), spec.cookie ?? randomCookie(), { mode: 0o400 })
         await fs.promises.writeFile(path.join(dir, "enabled_plugins"), "[].\n")
         await fs.promises.writeFile(path.join(dir, "rabbitmq-env.conf"), "")
         const config = [
@@ -316,4 +319,34 @@ export const launchNode = (spec: LaunchSpec): Effect.Effect<RabbitNode, RabbitNo
       kill,
       isRunning
     } satisfies RabbitNode
+  })
+
+/**
+ * Starts `size` nodes (at least 2) and joins them into one cluster: the first boots alone, each
+ * other one is reset and joins it (`stop_app`, `reset`, `join_cluster`, `start_app`). The vhost is
+ * the first node's. Every node keeps its own `stop`/`start`; a node started again rejoins the
+ * cluster by itself. Closing the scope stops them all.
+ */
+export const startCluster = (
+  size: number,
+  options: Omit<StartNodeOptions, "cookie"> = {}
+): Effect.Effect<ReadonlyArray<RabbitNode>, RabbitNodeError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const cookie = randomCookie()
+    const nodes = yield* Effect.all(
+      Array.from({ length: Math.max(2, size) }, () => startNode({ ...options, cookie })),
+      { concurrency: "unbounded" }
+    )
+    const [first, ...others] = nodes
+    for (const node of others) {
+      for (const args of [["stop_app"], ["reset"], ["join_cluster", first.nodeName], ["start_app"]]) {
+        yield* Rabbitmqctl.run(args, { ...node.ctl, timeoutMs: 60_000 }).pipe(
+          Effect.mapError((error) =>
+            new RabbitNodeError({ nodeName: node.nodeName, message: `cannot join ${first.nodeName}: ${error.message}` })
+          ),
+          withLiveClock
+        )
+      }
+    }
+    return nodes
   })
