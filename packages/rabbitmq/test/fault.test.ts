@@ -687,6 +687,44 @@ layer(NodeLive, { timeout: 90_000, excludeTestServices: true })("RabbitMQ faults
   )
 
   it.scoped(
+    "a broker restart (stop_app, start_app) with the default retrySchedule: receiving again within about a second",
+    () =>
+      Effect.gen(function*() {
+        const node = yield* Node
+        const receiver = yield* instance({ url: node.url() })
+        const sender = yield* instance({ url: node.url() })
+        const channel = yield* receiver.layer.newChannel()
+        const previous = yield* receiver.services.connection.connection
+        yield* sender.layer.send(channel, { type: "fault.before-restart" })
+        expect(yield* receiver.layer.receive(channel)).toEqual({ type: "fault.before-restart" })
+
+        yield* Rabbitmqctl.run(["stop_app"], node.ctl)
+        // Long enough for the default backoff, uncapped, to reach 4-6 s between attempts.
+        yield* Effect.sleep("8 seconds")
+        const startingAt = Date.now()
+        yield* Rabbitmqctl.run(["start_app"], node.ctl)
+        const startedAt = Date.now()
+        yield* awaitNewConnection(receiver, previous)
+        const reconnected = Date.now() - startedAt
+        // The queue went with the restart (a classic queue is not durable) and is back now; the
+        // sender's sends wait for its own reconnect.
+        yield* sender.layer.send(channel, { type: "fault.after-restart" })
+        expect(yield* receiver.layer.receive(channel).pipe(Effect.timeout("10 seconds"))).toEqual({
+          type: "fault.after-restart"
+        })
+        const received = Date.now() - startedAt
+        console.log(
+          `start_app took ${startedAt - startingAt} ms; after it returned: reconnected in ${reconnected} ms, ` +
+            `received again in ${received} ms`
+        )
+        // Attempts are at most 500 ms apart (jittered, so up to 600 ms) for 30 s after a live
+        // connection was lost: the next one comes well within 2 s of the broker being back.
+        expect(reconnected).toBeLessThan(2000)
+      }),
+    { timeout: 60_000 }
+  )
+
+  it.scoped(
     "the reason the broker gives when it closes the connection is logged",
     () =>
       Effect.gen(function*() {
