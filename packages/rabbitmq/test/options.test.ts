@@ -32,6 +32,10 @@ const invalid: ReadonlyArray<readonly [string, RabbitMQ.RabbitMQOptions]> = [
   ["waitForConnection", { waitForConnection: -5 }],
   ["heartbeat", { heartbeat: "1500 millis" }],
   ["heartbeat", { heartbeat: "100000 seconds" }],
+  ["heartbeat", { heartbeat: 2 }],
+  ["queueType", { queueType: "stream" as never }],
+  ["queueExpiry", { queueExpiry: "500 millis" }],
+  ["queueExpiry", { queueExpiry: "30 days" }],
   ["retrySchedule", { retrySchedule: "often" as never }],
   ["maxMessageSize", { maxMessageSize: 0 }],
   ["tls", { tls: { ca: "pem" } }],
@@ -50,6 +54,18 @@ describe("RabbitMQ options", () => {
         expect(error.reason.length).toBeGreaterThan(10)
       }))
   }
+
+  it.scoped("heartbeat: a plain number counts milliseconds, as for every duration option, and the error says so", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(RabbitMQ.make({ heartbeat: 2 }))
+      expect(error.message).toBe(
+        "invalid option heartbeat: must be a whole number of seconds from 1 to 65535, or 0 to turn heartbeats off " +
+          "(a plain number counts milliseconds: write \"2 seconds\" or 2000 for 2 s), got 2ms"
+      )
+      yield* RabbitMQ.make({ heartbeat: 2000 })
+      yield* RabbitMQ.make({ heartbeat: "2 seconds" })
+      yield* RabbitMQ.make({ heartbeat: 0 })
+    }))
 
   it.effect("the layer fails to build with InvalidOptions, before any connection", () =>
     Effect.gen(function*() {

@@ -165,12 +165,15 @@ export const resolve = (options: RabbitMQOptions): Effect.Effect<Resolved, Error
       const decoded = Duration.decodeUnknown(options.heartbeat)
       const millis = decoded._tag === "Some" ? Duration.toMillis(decoded.value) : Number.NaN
       if (!(millis === 0 || (millis >= 1000 && millis % 1000 === 0 && millis <= 65535_000))) {
+        const plain = typeof options.heartbeat === "number" && options.heartbeat > 0 && options.heartbeat < 1000
         return yield* invalid(
           "heartbeat",
           "must be a whole number of seconds from 1 to 65535, or 0 to turn heartbeats off " +
-            `(a plain number counts milliseconds), got ${
-              decoded._tag === "Some" ? Duration.format(decoded.value) : String(options.heartbeat)
-            }`
+            `(a plain number counts milliseconds${
+              plain
+                ? `: write "${options.heartbeat} seconds" or ${options.heartbeat}000 for ${options.heartbeat} s`
+                : ""
+            }), got ${decoded._tag === "Some" ? Duration.format(decoded.value) : String(options.heartbeat)}`
         )
       }
       heartbeat = millis / 1000
