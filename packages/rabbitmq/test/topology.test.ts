@@ -4,7 +4,7 @@
  * queue per instance and one publish per group send.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Exit, Scope } from "effect"
 import {
   bindings,
   collect,
@@ -48,6 +48,40 @@ describe("RabbitMQ topology", () => {
         "x-expires": 62500,
         "x-single-active-consumer": true
       })
+    }))
+
+  it.scopedLive("queueType quorum: a durable quorum queue with the same arguments", () =>
+    Effect.gen(function*() {
+      const layer = yield* instance({ queueType: "quorum", queueExpiry: "90 seconds" })
+      const channel = yield* layer.layer.newChannel()
+      const queue = yield* layer.connection.queue
+      const row = yield* queueInfo(queue)
+      // rabbitmqctl reports "exclusive" as empty for quorum queues, which cannot be exclusive.
+      expect(row).toMatchObject({ durable: true, auto_delete: false })
+      expect(argumentsOf(row!)).toEqual({
+        "x-queue-type": "quorum",
+        "x-max-length": 100,
+        "x-overflow": "reject-publish",
+        "x-message-ttl": 60000,
+        "x-expires": 90000,
+        "x-single-active-consumer": true
+      })
+      yield* layer.layer.send(channel, { type: "quorum.hello" })
+      expect(yield* layer.layer.receive(channel)).toEqual({ type: "quorum.hello" })
+    }))
+
+  it.scopedLive("closing the layer deletes its queue: sends to its channels then fail with ChannelNotFound", () =>
+    Effect.gen(function*() {
+      const sender = yield* instance()
+      const scope = yield* Scope.make()
+      const closing = yield* instance().pipe(Scope.extend(scope))
+      const channel = yield* closing.layer.newChannel()
+      const queue = yield* closing.connection.queue
+      expect(yield* queueInfo(queue)).toBeDefined()
+      yield* Scope.close(scope, Exit.void)
+      expect(yield* queueInfo(queue)).toBeUndefined()
+      const error = yield* Effect.flip(sender.layer.send(channel, { type: "too.late" }))
+      expect(error._tag).toBe("ChannelNotFound")
     }))
 
   it.scopedLive("defaults: x-max-length 100, x-message-ttl 60000, exchange \"groups\" direct, not durable, kept", () =>
