@@ -49,7 +49,7 @@ export interface ChannelLayerService {
  */
 export interface Comparison {
   readonly floors: PointToPointFloors
-  readonly targetRatio: number
+  readonly targetRatio?: number
   readonly latencySlackMs?: number
   readonly rounds?: number
   readonly warmupRounds?: number
@@ -154,7 +154,7 @@ export const sendRetryingFull = (
 export const fromInstances = (options: InstancesOptions): PointToPointAdapter => ({
   transport: options.transport,
   floors: options.floors,
-  targetRatio: options.targetRatio,
+  ...(options.targetRatio !== undefined ? { targetRatio: options.targetRatio } : {}),
   ...(options.latencySlackMs !== undefined ? { latencySlackMs: options.latencySlackMs } : {}),
   ...(options.rounds !== undefined ? { rounds: options.rounds } : {}),
   ...(options.warmupRounds !== undefined ? { warmupRounds: options.warmupRounds } : {}),

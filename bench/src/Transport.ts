@@ -65,8 +65,8 @@ export interface PointToPointAdapter {
   readonly transport: string
   /** The floors of the same run this transport is compared with. */
   readonly floors: PointToPointFloors
-  /** Minimum throughput as a ratio of the floor (issue 5: RabbitMQ 0.9, ZeroMQ 0.8, in-memory 0.5). */
-  readonly targetRatio: number
+  /** Minimum throughput as a ratio of the floor (RabbitMQ 0.9, ZeroMQ 0.8, in-memory 0.5); none when absent. */
+  readonly targetRatio?: number
   /** p99 latency may exceed the floor's p99 by at most this many milliseconds (issue 5: 1). */
   readonly latencySlackMs?: number
   /** Timed throughput rounds, each next to a round of the floor; medians reported. Default 3. */
@@ -162,7 +162,9 @@ const awaitDeliveries = <A, E>(consumer: Fiber.Fiber<A, E>, received: () => numb
 const throughputScenario = (adapter: PointToPointAdapter, window: 1 | 100): Scenario => {
   const name = `p2p-${adapter.transport}-w${window}`
   const floor = adapter.floors.throughput
-  const target: Target = { kind: "ratio-at-least", value: adapter.targetRatio }
+  const target: Target | undefined = adapter.targetRatio === undefined
+    ? undefined
+    : { kind: "ratio-at-least", value: adapter.targetRatio }
   const rounds = adapter.rounds ?? 3
   const warmupRounds = adapter.warmupRounds ?? 1
   return {
@@ -199,7 +201,7 @@ const throughputScenario = (adapter: PointToPointAdapter, window: 1 | 100): Scen
           measurements: [
             throughput(name, adapter.transport, rate(count, elapsedMs), {
               floor: { transport: floor.transport, value: floorRate },
-              target
+              ...(target !== undefined ? { target } : {})
             })
           ],
           details: {

@@ -5,6 +5,8 @@
  *
  * - `in-memory`: one `InMemory` instance is both sender and receiver (it cannot reach another).
  * - `rabbitmq`: two `RabbitMQ` instances, each with its own connection and queue, default options.
+ * - `rabbitmq-quorum`: the same with `queueType: "quorum"` (point to point and latency only):
+ *   what replicated queues cost, on the single node of the run.
  * - `zeromq-embedded`: the sender binds its PUB socket on a free loopback port, the receiver
  *   connects its SUB socket to it.
  * - `zeromq-dedicated`: both push to, and subscribe at, one `channel-layer-zmq-proxy` child
@@ -60,10 +62,12 @@ export interface Definition {
   readonly floors: PointToPointFloors
   /** Options of the point-to-point and latency instances (default: the transport's defaults). */
   readonly pointToPoint?: InstanceOptions
-  /** Point to point: minimum throughput as a ratio of the floor. */
-  readonly targetRatio: number
+  /** Point to point: minimum throughput as a ratio of the floor (none when absent). */
+  readonly targetRatio?: number
   readonly rounds?: number
   readonly warmupRounds?: number
+  /** Takes part in the point-to-point and latency scenarios only. */
+  readonly pointToPointOnly?: boolean
 }
 
 /**
@@ -143,6 +147,34 @@ const zeromqComparison = (config: BenchConfig) => ({
   rounds: RawZeroMQ.rounds
 })
 
+/** Two RabbitMQ instances with queues of `queueType`, compared with raw amqplib. */
+const rabbitmq = (config: BenchConfig, queueType: "classic" | "quorum"): Definition => ({
+  transport: queueType === "classic" ? "rabbitmq" : "rabbitmq-quorum",
+  instances: (options) =>
+    Effect.gen(function*() {
+      const rabbitOptions: RabbitMQ.RabbitMQOptions = {
+        url: config.amqpUrl,
+        queueType,
+        ...(options?.queueCapacity !== undefined ? { remoteCapacity: options.queueCapacity } : {})
+      }
+      const sender = yield* RabbitMQ.make(rabbitOptions)
+      const receiver = yield* RabbitMQ.make(rabbitOptions)
+      return {
+        sender: sender.channelLayer,
+        receiver: receiver.channelLayer,
+        probes: rabbitProbes(config.amqpUrl, sender)
+      }
+    }),
+  floors: {
+    throughput: RawAmqp.floor,
+    latency: RawAmqp.names.latency,
+    ...(queueType === "classic" ? { latencyTarget: RawAmqp.names.latency } : {})
+  },
+  // A quorum queue writes every message to disk before confirming it: measured, not targeted.
+  ...(queueType === "classic" ? { targetRatio: 0.9 } : {}),
+  rounds: RawAmqp.rounds
+})
+
 /**
  * The transports of this run (the config carries the broker URL).
  * @since 0.1.0
@@ -158,26 +190,8 @@ export const definitions = (config: BenchConfig, shared: Shared): ReadonlyArray<
     rounds: EffectQueue.rounds,
     warmupRounds: EffectQueue.warmupRounds
   },
-  {
-    transport: "rabbitmq",
-    instances: (options) =>
-      Effect.gen(function*() {
-        const rabbitOptions = {
-          url: config.amqpUrl,
-          ...(options?.queueCapacity !== undefined ? { remoteCapacity: options.queueCapacity } : {})
-        }
-        const sender = yield* RabbitMQ.make(rabbitOptions)
-        const receiver = yield* RabbitMQ.make(rabbitOptions)
-        return {
-          sender: sender.channelLayer,
-          receiver: receiver.channelLayer,
-          probes: rabbitProbes(config.amqpUrl, sender)
-        }
-      }),
-    floors: { throughput: RawAmqp.floor, latency: RawAmqp.names.latency, latencyTarget: RawAmqp.names.latency },
-    targetRatio: 0.9,
-    rounds: RawAmqp.rounds
-  },
+  rabbitmq(config, "classic"),
+  { ...rabbitmq(config, "quorum"), pointToPointOnly: true },
   {
     transport: "zeromq-embedded",
     instances: (options) =>
@@ -218,7 +232,7 @@ export const adapter = (definition: Definition): PointToPointAdapter =>
     transport: definition.transport,
     instances: definition.instances(definition.pointToPoint),
     floors: definition.floors,
-    targetRatio: definition.targetRatio,
+    ...(definition.targetRatio !== undefined ? { targetRatio: definition.targetRatio } : {}),
     ...(definition.rounds !== undefined ? { rounds: definition.rounds } : {}),
     ...(definition.warmupRounds !== undefined ? { warmupRounds: definition.warmupRounds } : {})
   })
@@ -235,7 +249,9 @@ export const scenarios = (config: BenchConfig, shared: Shared): ReadonlyArray<Sc
   return [
     ...pointToPoint.flatMap((s) => s.slice(0, Transport.windows.length)),
     ...pointToPoint.flatMap((s) => s.slice(Transport.windows.length)),
-    ...all.map((definition) => FanOut.scenario(definition)),
-    ...all.map((definition) => Scale.scenario(definition))
+    ...all.filter((definition) => definition.pointToPointOnly !== true).map((definition) =>
+      FanOut.scenario(definition)
+    ),
+    ...all.filter((definition) => definition.pointToPointOnly !== true).map((definition) => Scale.scenario(definition))
   ]
 }
