@@ -19,10 +19,14 @@
  * program.pipe(Effect.provide(RabbitMQ.layer({ url: "amqp://guest:guest@127.0.0.1/asgi" })))
  * ```
  *
- * Topology and wire format (as the Python layer's):
- * - one exclusive, non-durable queue per layer instance, `channels_` + 12 random letters, chosen
- *   once and declared again under the same name after each reconnect, with `x-max-length` =
- *   `remoteCapacity`, `x-overflow` = `reject-publish` and `x-message-ttl` = `expiry` in ms;
+ * Topology and wire format (as the Python layer's, but for the queue's lifetime):
+ * - one queue per layer instance, `channels_` + 12 random letters, chosen once and declared again
+ *   under the same name after each reconnect, with `x-max-length` = `remoteCapacity`,
+ *   `x-overflow` = `reject-publish` and `x-message-ttl` = `expiry` in ms. Unlike the Python
+ *   layer's, it is not exclusive: it outlives its connection, with its bindings and whatever is
+ *   sent to it meanwhile, until `queueExpiry` (`x-expires`) after the last connection, or until the
+ *   layer closes (which deletes it). It has `x-single-active-consumer`, so one connection at a
+ *   time reads it. With `queueType: "quorum"` it is a replicated quorum queue;
  * - channels are `<queue>!<12 random letters>`; a direct send publishes on the default exchange
  *   with the queue as routing key; only the instance that owns the queue receives on them;
  * - one direct, non-durable, non-auto-delete exchange `groupsExchange`; the queue is bound with
@@ -32,13 +36,18 @@
  *
  * Behaviour where the Python layer leaves a choice:
  * - Connecting starts with the first call of any operation (`receive` included) and runs in a
- *   background fiber that reconnects forever along `retrySchedule`. Pending receives survive
- *   reconnects; deliveries already buffered locally are still handed out.
+ *   background fiber that reconnects forever along `retrySchedule`, with attempts at most 500 ms
+ *   apart for 30 s after a live connection was lost. Pending receives survive reconnects;
+ *   deliveries already buffered locally are still handed out, and their redeliveries by the
+ *   broker (which never saw them acknowledged) are recognised and dropped.
  * - `newChannel` returns once the queue exists. `newChannel(prefix)` puts the prefix after the
  *   `!` (`<queue>!<prefix><12 letters>`), since the part before it must be the queue.
  * - `send`, `groupSend`, `newChannel` and `groupAdd` wait up to `waitForConnection` for a
  *   connection, then fail with `ConnectionClosed`. A publish whose confirm is lost with its
  *   connection fails with `ConnectionClosed` (it may or may not have been delivered).
+ * - Every publish is `mandatory`. A direct send that no queue takes (the channel's instance is
+ *   gone) fails with `ChannelNotFound`; a group send that no queue takes (no member anywhere)
+ *   succeeds and is counted (`RabbitMQMetrics.groupSendsUnroutable`).
  * - A `send` to a channel of this same instance that already buffers `remoteCapacity` messages
  *   fails with `ChannelFull` before publishing: one unread channel must not fill the queue that
  *   all the instance's channels share. Sends to other instances are limited by their queue.
@@ -170,8 +179,8 @@ export interface RabbitMQServices {
 }
 
 /**
- * Makes one layer instance that lives as long as the current scope; closing it closes the
- * connection (the broker deletes the queue) and ends pending receives with `LayerClosed`. Fails
+ * Makes one layer instance that lives as long as the current scope; closing it deletes the queue,
+ * closes the connection and ends pending receives with `LayerClosed`. Fails
  * with `InvalidOptions` when an option is out of range; connecting waits for the first use.
  *
  * @since 0.1.0

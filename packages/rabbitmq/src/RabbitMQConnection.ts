@@ -40,7 +40,7 @@ export interface RabbitMQConnectionService {
   readonly connection: Effect.Effect<ChannelModel, Errors.ConnectionClosed | Errors.LayerClosed>
   /** A new publisher-confirm channel on the live connection, closed when the scope closes. */
   readonly confirmChannel: Effect.Effect<ConfirmChannel, Errors.ConnectionClosed | Errors.LayerClosed, Scope.Scope>
-  /** The name of the layer's exclusive queue (`channels_` + 12 letters), once it is declared. */
+  /** The name of the layer's queue (`channels_` + 12 letters), once it is declared. */
   readonly queue: Effect.Effect<string, Errors.ConnectionClosed | Errors.LayerClosed>
   /** The current connection, if there is one, then every new one after a reconnect. */
   readonly connections: Stream.Stream<ChannelModel>
