@@ -10,7 +10,8 @@
  *   that hold them.
  * - Every delivery carries an expiry deadline; a background fiber drops expired deliveries and
  *   logs a debounced warning naming the biggest queues. Time comes from Effect's `Clock`, so
- *   `TestClock` drives expiry in tests.
+ *   `TestClock` drives expiry in tests. Warnings go through a `Warnings` sink (the layer's own,
+ *   shared with its transport, or one of the queues' own).
  * - A channel may have a capacity; a delivery to a full channel is rejected (direct, when the
  *   caller asks for that) or dropped for that channel, counted and logged.
  *
@@ -22,6 +23,7 @@ import { LayerClosed } from "./Errors.js"
 import { Fifo } from "./Fifo.js"
 import * as Message from "./Message.js"
 import * as Metrics from "./Metrics.js"
+import * as Warnings from "./Warnings.js"
 
 /**
  * Options of a set of local queues.
@@ -38,7 +40,9 @@ export interface Options {
   readonly localCapacity?: number
   /** How often expired deliveries are dropped (default: 1 second). */
   readonly sweepInterval?: Duration.DurationInput
-  /** At most one warning of each kind per this interval (default: 10 seconds). */
+  /** Where warnings go (default: a sink of the queues' own, see `warningInterval`). */
+  readonly warnings?: Warnings.Warnings
+  /** Without `warnings`: at most one warning of each kind per this interval (default: 10 seconds). */
   readonly warningInterval?: Duration.DurationInput
 }
 
@@ -76,6 +80,11 @@ class ChannelState {
 
 const biggest = (counts: Map<string, number>, top = 5): string =>
   [...counts].sort((a, b) => b[1] - a[1]).slice(0, top).map(([name, n]) => `${name} (${n})`).join(", ")
+
+const droppedFull: Warnings.Kind = {
+  key: "channel-full",
+  render: (total, top) => `channel full: dropped ${total} messages for full channels: ${top}`
+}
 
 /**
  * What local queues hold at one moment.
@@ -183,7 +192,8 @@ export const make = (options: Options): Effect.Effect<LocalQueues, never, Scope.
     const labels = Metrics.transportLabel(options.transport)
     const channelCapacity = options.channelCapacity ?? (() => Number.POSITIVE_INFINITY)
     const localCapacity = options.localCapacity ?? Number.POSITIVE_INFINITY
-    const warningInterval = Duration.toMillis(options.warningInterval ?? Duration.seconds(10))
+    const warnings = options.warnings ??
+      (yield* Warnings.make(options.warningInterval !== undefined ? { interval: options.warningInterval } : {}))
 
     const channels = new Map<string, ChannelState>()
     const groupMembers = new Map<string, Set<string>>()
@@ -191,14 +201,23 @@ export const make = (options: Options): Effect.Effect<LocalQueues, never, Scope.
     let pending = 0
     let buffered = 0
 
-    // Debounced warnings: what happened since the last one of each kind was logged.
-    const expiredSince = new Map<string, number>()
-    const droppedFullSince = new Map<string, number>()
-    let backPressureSince = false
-    const lastWarned = {
-      expired: Number.NEGATIVE_INFINITY,
-      full: Number.NEGATIVE_INFINITY,
-      pressure: Number.NEGATIVE_INFINITY
+    const queueSizes = (): Map<string, number> => {
+      const sizes = new Map<string, number>()
+      for (const [channel, state] of channels) if (state.buffer.length > 0) sizes.set(channel, state.buffer.length)
+      return sizes
+    }
+    // Their lines name the biggest queues at the moment they are logged.
+    const expiredKind: Warnings.Kind = {
+      key: "local-expiry",
+      render: (total, top) =>
+        `local expiry: dropped ${total} undelivered messages; expired per channel: ${top}; ` +
+        `biggest queues now: ${biggest(queueSizes()) || "none"}`
+    }
+    const backPressureKind: Warnings.Kind = {
+      key: "back-pressure",
+      render: () =>
+        `back-pressure: ${pending} deliveries await receivers (localCapacity ${localCapacity}); ` +
+        `the broker pauses until they are received or expire; biggest queues: ${biggest(queueSizes()) || "none"}`
     }
 
     const stateOf = (channel: string): ChannelState => {
@@ -230,12 +249,9 @@ export const make = (options: Options): Effect.Effect<LocalQueues, never, Scope.
       return message
     }
 
-    const countInto = (counts: Map<string, number>, channel: string) =>
-      counts.set(channel, (counts.get(channel) ?? 0) + 1)
-
     const expire = (channel: string, delivery: Delivery) => {
       buffered--
-      countInto(expiredSince, channel)
+      warnings.report(expiredKind, channel)
       Metrics.messagesExpired.unsafeUpdate(1, labels)
       release(delivery)
     }
@@ -276,7 +292,7 @@ export const make = (options: Options): Effect.Effect<LocalQueues, never, Scope.
     }
 
     const dropFull = (channel: string, delivery: Delivery) => {
-      countInto(droppedFullSince, channel)
+      warnings.report(droppedFull, channel)
       Metrics.messagesRejectedFull.unsafeUpdate(1, labels)
       release(delivery)
     }
@@ -284,7 +300,7 @@ export const make = (options: Options): Effect.Effect<LocalQueues, never, Scope.
     const track = (delivery: Delivery) => {
       if (delivery.ack === undefined) return
       pending++
-      if (pending >= localCapacity) backPressureSince = true
+      if (pending >= localCapacity) warnings.report(backPressureKind, "")
     }
 
     const unsafeDeliverDirect: LocalQueues["unsafeDeliverDirect"] = (channel, message, expiresAt, whenFull, ack) => {
@@ -383,44 +399,7 @@ export const make = (options: Options): Effect.Effect<LocalQueues, never, Scope.
       Metrics.bufferedMessages.unsafeUpdate(buffered, labels)
     }
 
-    const queueSizes = (): Map<string, number> => {
-      const sizes = new Map<string, number>()
-      for (const [channel, state] of channels) if (state.buffer.length > 0) sizes.set(channel, state.buffer.length)
-      return sizes
-    }
-
-    const warnings = Effect.suspend(() => {
-      const time = now()
-      const logs: Array<Effect.Effect<void>> = []
-      if (expiredSince.size > 0 && time - lastWarned.expired >= warningInterval) {
-        const total = [...expiredSince.values()].reduce((a, b) => a + b, 0)
-        logs.push(Effect.logWarning(
-          `local expiry: dropped ${total} undelivered messages; expired per channel: ${biggest(expiredSince)}; ` +
-            `biggest queues now: ${biggest(queueSizes()) || "none"}`
-        ))
-        expiredSince.clear()
-        lastWarned.expired = time
-      }
-      if (droppedFullSince.size > 0 && time - lastWarned.full >= warningInterval) {
-        const total = [...droppedFullSince.values()].reduce((a, b) => a + b, 0)
-        logs.push(Effect.logWarning(
-          `channel full: dropped ${total} messages for full channels: ${biggest(droppedFullSince)}`
-        ))
-        droppedFullSince.clear()
-        lastWarned.full = time
-      }
-      if (backPressureSince && time - lastWarned.pressure >= warningInterval) {
-        logs.push(Effect.logWarning(
-          `back-pressure: ${pending} deliveries await receivers (localCapacity ${localCapacity}); ` +
-            `the broker pauses until they are received or expire; biggest queues: ${biggest(queueSizes()) || "none"}`
-        ))
-        backPressureSince = false
-        lastWarned.pressure = time
-      }
-      return Effect.all(logs, { discard: true })
-    }).pipe(Effect.annotateLogs("transport", options.transport))
-
-    const sweep = Effect.zipRight(Effect.sync(sweepNow), warnings)
+    const sweep = Effect.sync(sweepNow)
 
     yield* sweep.pipe(
       Effect.repeat(Schedule.spaced(options.sweepInterval ?? Duration.seconds(1))),

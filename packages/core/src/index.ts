@@ -50,3 +50,7 @@ export * as Options from "./Options.js"
  * @since 0.1.0
  */
 export * as TypedChannel from "./TypedChannel.js"
+/**
+ * @since 0.2.0
+ */
+export * as Warnings from "./Warnings.js"
