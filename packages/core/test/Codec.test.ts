@@ -52,6 +52,32 @@ describe("Codec", () => {
     )
   })
 
+  it("encodedSizeOver gives the encoded size exactly when it is over the limit (property)", () => {
+    fc.assert(
+      fc.property(
+        arbitraryMessage,
+        fc.boolean(),
+        fc.fullUnicodeString(),
+        fc.option(fc.double(), { nil: undefined }),
+        fc.integer({ min: -300, max: 300 }),
+        (input, direct, recipient, expiresAt, offset) => {
+          const message = Either.getOrThrow(Message.copy(input))
+          const expiry = expiresAt === undefined ? {} : { expiresAt }
+          const envelope: Codec.Envelope = direct ? { channel: recipient, ...expiry } : { group: recipient, ...expiry }
+          const size = Codec.encode(message, envelope).length
+          for (const limit of [size + offset, size - 1, size, 0, 3 * size + 200]) {
+            expect(Codec.encodedSizeOver(message, envelope, limit)).toBe(size > limit ? size : undefined)
+          }
+        }
+      ),
+      { numRuns: 500 }
+    )
+    const wide = { type: "t", text: "\u{1F600}".repeat(1000), bytes: new Uint8Array(5000), list: [1.5, 2n ** 63n] }
+    const size = Codec.encode(wide, { group: "g" }).length
+    expect(Codec.encodedSizeOver(wide, { group: "g" }, size)).toBeUndefined()
+    expect(Codec.encodedSizeOver(wide, { group: "g" }, size - 1)).toBe(size)
+  })
+
   // The smallest str format for the UTF-8 size, as Python writes it, at every format boundary,
   // for ASCII and for strings whose UTF-8 is longer than their UTF-16 (the encoder writes those
   // behind the room the largest size needs, then moves them behind the actual header).

@@ -20,6 +20,34 @@ const SAFE_MIN_BIG = BigInt(Number.MIN_SAFE_INTEGER)
 /** Bytes of the str header for a string of `size` UTF-8 bytes (fixstr, str8, str16, str32). */
 const headerSize = (size: number): number => size < 32 ? 1 : size < 0x100 ? 2 : size < 0x10000 ? 3 : 5
 
+/**
+ * An upper bound on the bytes `Writer.value` writes for a validated value, found from lengths
+ * alone (no string is read): 5 bytes for any header, 3 UTF-8 bytes per UTF-16 unit, 9 for any
+ * number. Stops adding once the bound is over `limit` (then it is some value over `limit`).
+ */
+export const sizeBound = (value: unknown, limit: number): number => {
+  switch (typeof value) {
+    case "string":
+      return 5 + 3 * value.length
+    case "object": {
+      if (value === null) return 1
+      if (value instanceof Uint8Array) return 5 + value.length
+      let bound = 5
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length && bound <= limit; i++) bound += sizeBound(value[i], limit - bound)
+        return bound
+      }
+      const keys = Object.keys(value)
+      for (let i = 0; i < keys.length && bound <= limit; i++) {
+        bound += 5 + 3 * keys[i].length + sizeBound((value as Record<string, unknown>)[keys[i]], limit - bound)
+      }
+      return bound
+    }
+    default:
+      return 9
+  }
+}
+
 /** The slab `Writer.finish` carves small values out of, and how much of it is used. */
 const SLAB_SIZE = 16 * 1024
 const SLAB_MAX_VALUE = 2 * 1024
@@ -37,6 +65,11 @@ export class Writer {
 
   reset(): void {
     this.position = 0
+  }
+
+  /** How many bytes were written since `reset`. */
+  get size(): number {
+    return this.position
   }
 
   /**
