@@ -103,7 +103,10 @@ export interface CommonOptions {
   readonly sendHighWaterMark?: number
   /** The SUB socket's receive high-water mark (default 1000). */
   readonly receiveHighWaterMark?: number
-  /** The largest encoded body a send puts on the wire, in bytes (default 8 MiB). */
+  /**
+   * The largest encoded body a send or group send accepts, in bytes (default 8 MiB), wherever the
+   * recipient is: a message that stays in this process is held to the size it would have on the wire.
+   */
   readonly maxMessageSize?: number
   /** How long closing waits for queued messages to go out (default 1 second). */
   readonly linger?: Duration.DurationInput
