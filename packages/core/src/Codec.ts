@@ -4,6 +4,13 @@
  * Python's channels_rabbitmq writes it. The ZeroMQ transport adds `__asgi_expires__`, the
  * sender's expiry deadline in epoch milliseconds.
  *
+ * Strings are UTF-8 both ways. A body with a string (a value or a map key) that is not
+ * well-formed UTF-8 (an overlong form, an encoded UTF-16 surrogate, a stray continuation byte, a
+ * sequence cut short) does not decode: `decode` returns a `MessageDecodeError` whose reason says
+ * "invalid UTF-8 in a string at byte N" and what is wrong there, and the transports drop and log
+ * it as any body they cannot decode, rather than deliver text with U+FFFD in place of the bad
+ * bytes (the API refuses to send a lone surrogate for the same reason).
+ *
  * @since 0.1.0
  */
 import { Effect, Either } from "effect"
@@ -116,7 +123,8 @@ const fail = (reason: string, cause?: unknown) =>
 
 /**
  * Decodes a body. Anything that is not a msgpack map with string keys, a string `type` and exactly
- * one of the two recipient keys is a `MessageDecodeError`; decoding never throws.
+ * one of the two recipient keys, or that has a string that is not well-formed UTF-8, is a
+ * `MessageDecodeError`; decoding never throws.
  *
  * @since 0.1.0
  * @category decoding
