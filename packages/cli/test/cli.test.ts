@@ -85,6 +85,25 @@ describe("the channel-layer bin and AMQP_URL (no broker needed)", () => {
       }),
     60_000
   )
+
+  it.live(
+    "logs go to standard error, each line once; standard output carries only what the command prints",
+    () =>
+      Effect.gen(function*() {
+        const port = yield* freePort
+        const failed = yield* runBin(["self-test", "--wait", "300"], {
+          CHANNEL_LAYER: "rabbitmq",
+          AMQP_URL: `amqp://127.0.0.1:${port}/x`
+        })
+        expect(failed.stdout).toBe("")
+        const attempts = failed.stderr.split("\n").filter((line) =>
+          line.includes("cannot connect to RabbitMQ (attempt 1)")
+        )
+        expect(attempts).toHaveLength(1)
+        expect(failed.stderr).not.toMatch(/^undefined$/m)
+      }),
+    60_000
+  )
 })
 
 describe("the channel-layer bin on RabbitMQ (127.0.0.1, vhost asgi)", () => {
