@@ -106,7 +106,8 @@ export class UsageError extends Schema.TaggedError<UsageError>()("UsageError", {
 const transportHelp = `Transport options (every command):
   --layer memory|rabbitmq|zeromq  which channel layer (env CHANNEL_LAYER; default rabbitmq)
   --url URL                       RabbitMQ broker URL, repeat for failover
-                                  (env AMQP_URL; default amqp://guest:guest@127.0.0.1/asgi)
+                                  (env AMQP_URL; default amqp://guest:guest@127.0.0.1/asgi).
+                                  A password here shows in ps to every user: use AMQP_URL
   --groups-exchange NAME          RabbitMQ exchange for groups (default groups)
   --zmq-push ADDRESS              ZeroMQ dedicated: the proxy's PULL address (env ZMQ_PUSH)
   --zmq-sub ADDRESS               ZeroMQ dedicated: the proxy's PUB address (env ZMQ_SUB)

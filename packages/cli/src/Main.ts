@@ -66,5 +66,7 @@ export const program = (
  */
 export const layerLogger: Layer.Layer<never> = Logger.replace(
   Logger.defaultLogger,
-  Logger.withConsoleError(Logger.prettyLogger({ colors: false }))
+  // The pretty logger writes by itself (stderr: true sends it to console.error); it returns nothing
+  // for a wrapper such as withConsoleError to print.
+  Logger.prettyLogger({ colors: false, stderr: true })
 )

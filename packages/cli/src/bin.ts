@@ -14,6 +14,9 @@ Main.program(process.argv.slice(2), process.env).pipe(
   Effect.provide(Main.layerLogger),
   NodeRuntime.runMain({
     disableErrorReporting: true,
+    // Main.layerLogger is the logger (on standard error); runMain's own would add a second one, on
+    // standard output.
+    disablePrettyLogger: true,
     teardown: (exit, onExit) =>
       onExit(
         Exit.isSuccess(exit) && typeof exit.value === "number" ? exit.value : Exit.isInterrupted(exit) ? 0 : 1

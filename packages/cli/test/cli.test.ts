@@ -65,6 +65,47 @@ describe("the channel-layer bin", () => {
     }), 60_000)
 })
 
+describe("the channel-layer bin and AMQP_URL (no broker needed)", () => {
+  it.live(
+    "takes the broker URL from AMQP_URL when there is no --url, and never prints its password",
+    () =>
+      Effect.gen(function*() {
+        const port = yield* freePort // nothing listens there
+        const env = { CHANNEL_LAYER: "rabbitmq", AMQP_URL: `amqp://someone:s3cret@127.0.0.1:${port}/x` }
+        const failed = yield* runBin(["self-test", "--wait", "300"], env)
+        expect(failed.code).toBe(1)
+        expect(failed.stderr).toContain(`channel-layer: connection closed: no connection to RabbitMQ`)
+        expect(failed.stderr).toContain(`amqp://someone:***@127.0.0.1:${port}/x`)
+        expect(failed.stdout + failed.stderr).not.toContain("s3cret")
+        // --url wins over it.
+        const other = yield* freePort
+        const flagged = yield* runBin(["self-test", "--wait", "300", "--url", `amqp://127.0.0.1:${other}/y`], env)
+        expect(flagged.stderr).toContain(`@127.0.0.1:${other}/y`)
+        expect(flagged.stderr).not.toContain(`:${port}/x`)
+      }),
+    60_000
+  )
+
+  it.live(
+    "logs go to standard error, each line once; standard output carries only what the command prints",
+    () =>
+      Effect.gen(function*() {
+        const port = yield* freePort
+        const failed = yield* runBin(["self-test", "--wait", "300"], {
+          CHANNEL_LAYER: "rabbitmq",
+          AMQP_URL: `amqp://127.0.0.1:${port}/x`
+        })
+        expect(failed.stdout).toBe("")
+        const attempts = failed.stderr.split("\n").filter((line) =>
+          line.includes("cannot connect to RabbitMQ (attempt 1)")
+        )
+        expect(attempts).toHaveLength(1)
+        expect(failed.stderr).not.toMatch(/^undefined$/m)
+      }),
+    60_000
+  )
+})
+
 describe("the channel-layer bin on RabbitMQ (127.0.0.1, vhost asgi)", () => {
   it.scopedLive(
     "listen in one process; send and group-send from others arrive; Ctrl-C leaves cleanly",

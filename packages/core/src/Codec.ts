@@ -4,11 +4,18 @@
  * Python's channels_rabbitmq writes it. The ZeroMQ transport adds `__asgi_expires__`, the
  * sender's expiry deadline in epoch milliseconds.
  *
+ * Strings are UTF-8 both ways. A body with a string (a value or a map key) that is not
+ * well-formed UTF-8 (an overlong form, an encoded UTF-16 surrogate, a stray continuation byte, a
+ * sequence cut short) does not decode: `decode` returns a `MessageDecodeError` whose reason says
+ * "invalid UTF-8 in a string at byte N" and what is wrong there, and the transports drop and log
+ * it as any body they cannot decode, rather than deliver text with U+FFFD in place of the bad
+ * bytes (the API refuses to send a lone surrogate for the same reason).
+ *
  * @since 0.1.0
  */
 import { Effect, Either } from "effect"
 import { MessageDecodeError } from "./Errors.js"
-import { MsgpackError, Reader, Writer } from "./internal/msgpack.js"
+import { MsgpackError, Reader, sizeBound, Writer } from "./internal/msgpack.js"
 import type { Message } from "./Message.js"
 
 /**
@@ -64,6 +71,33 @@ const writer = new Writer()
  * @category encoding
  */
 export const encode = (message: Message, envelope: Envelope): Uint8Array => {
+  write(message, envelope)
+  return writer.finish()
+}
+
+/**
+ * The size in bytes of what `encode` would return for the message and envelope when it is more
+ * than `limit`, `undefined` when it is not: for a transport that delivers some messages without
+ * encoding them but holds them to the size limit of the ones it encodes. It encodes (without
+ * copying the bytes out) only when an upper bound found from the lengths of the message's strings,
+ * byte arrays and collections is over `limit`.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const encodedSizeOver = (message: Message, envelope: Envelope, limit: number): number | undefined => {
+  // The envelope's key and recipient, and the expiry key and deadline (sizeBound of the message
+  // has room for the largest map header already).
+  const envelopeBound = envelope.channel !== undefined
+    ? sizeBound(CHANNEL_KEY, limit) + sizeBound(envelope.channel, limit)
+    : sizeBound(GROUP_KEY, limit) + sizeBound(envelope.group, limit)
+  const bound = envelopeBound + sizeBound(EXPIRES_KEY, limit) + sizeBound(0, limit)
+  if (bound <= limit && bound + sizeBound(message, limit - bound) <= limit) return undefined
+  write(message, envelope)
+  return writer.size > limit ? writer.size : undefined
+}
+
+const write = (message: Message, envelope: Envelope): void => {
   writer.reset()
   const keys = Object.keys(message)
   writer.mapHeader(keys.length + 1 + (envelope.expiresAt === undefined ? 0 : 1))
@@ -82,7 +116,6 @@ export const encode = (message: Message, envelope: Envelope): Uint8Array => {
     writer.string(EXPIRES_KEY)
     writer.number(envelope.expiresAt)
   }
-  return writer.finish()
 }
 
 const fail = (reason: string, cause?: unknown) =>
@@ -90,7 +123,8 @@ const fail = (reason: string, cause?: unknown) =>
 
 /**
  * Decodes a body. Anything that is not a msgpack map with string keys, a string `type` and exactly
- * one of the two recipient keys is a `MessageDecodeError`; decoding never throws.
+ * one of the two recipient keys, or that has a string that is not well-formed UTF-8, is a
+ * `MessageDecodeError`; decoding never throws.
  *
  * @since 0.1.0
  * @category decoding

@@ -274,6 +274,41 @@ export const suite = (name: string, subject: Subject): void => {
         }
       }))
 
+    it.scopedLive("a message whose getter or proxy trap throws fails with InvalidMessage naming the path", () =>
+      Effect.gen(function*() {
+        const layer = yield* instance(subject)
+        const channel = yield* layer.newChannel()
+        const thrower = () => {
+          throw new Error("kaboom")
+        }
+        const cases: Array<[unknown, string]> = [
+          [{
+            type: "t",
+            get boom() {
+              return thrower()
+            }
+          }, "$.boom"],
+          [{
+            type: "t",
+            a: {
+              get b() {
+                return thrower()
+              }
+            }
+          }, "$.a.b"],
+          [new Proxy({ type: "t" }, { ownKeys: thrower }), "$"],
+          [{ type: "t", a: new Proxy({ b: 1 }, { get: thrower }) }, "$.a.b"],
+          [{ type: "t", a: new Proxy({}, { getPrototypeOf: thrower }) }, "$.a"]
+        ]
+        for (const [message, path] of cases) {
+          const error = yield* Effect.flip(layer.send(channel, message as Message))
+          expect(error).toMatchObject({ _tag: "InvalidMessage", path })
+          expect(error.message).toMatch(/threw.*kaboom/)
+          const groupError = yield* Effect.flip(layer.groupSend("g", message as Message))
+          expect(groupError).toMatchObject({ _tag: "InvalidMessage", path })
+        }
+      }))
+
     it.scopedLive("groups: add, idempotent add, send, discard, discard of a non-member", () =>
       Effect.gen(function*() {
         const layer = yield* instance(subject)

@@ -110,7 +110,8 @@ export const make = (options: InMemoryOptions = {}) =>
           yield* open
           yield* ChannelName.validateGroup(group)
           yield* ChannelName.validateChannel(channel)
-          joinedAt.get(group)?.delete(channel)
+          const joined = joinedAt.get(group)
+          if (joined !== undefined && joined.delete(channel) && joined.size === 0) joinedAt.delete(group)
           queues.unsafeGroupDiscard(group, channel)
         }),
       groupSend: (group, message) =>

@@ -106,13 +106,68 @@ const describe = (value: unknown): string => {
 const ALLOWED =
   "allowed are null, booleans, numbers, bigints from -2^63 to 2^64-1, strings, Uint8Array, arrays and plain objects"
 
-/** Copies one child value, adding its key to the path of a rejection from below. */
+/** What a getter or proxy trap threw, for a reason: its `String`, or what it is when that throws too. */
+const showThrown = (thrown: unknown): string => {
+  try {
+    return String(thrown)
+  } catch {
+    return `${typeof thrown} that cannot be turned into a string`
+  }
+}
+
+/**
+ * The rejection for something user code threw while a value was being read: a getter, or a trap
+ * of a proxy (`get`, `ownKeys`, `getPrototypeOf`, ...). Rejections from below pass unchanged.
+ */
+const asRejection = (error: unknown, doing: string): Rejection =>
+  error instanceof Rejection ? error : new Rejection(`a getter or proxy trap threw ${doing}: ${showThrown(error)}`)
+
+/**
+ * Which part of `value` threw something other than a rejection while it was being copied (the
+ * error path only: the copy itself reads each value once, without a `try` of its own). Whatever
+ * threw was `value`'s own: its prototype, its keys (a proxy's `getPrototypeOf` or `ownKeys` trap)
+ * or one of its own properties (a getter, a proxy's `get` trap), since a child's failure arrives
+ * as a rejection. So it is read again, step by step, and the first step that throws names the
+ * place; if none throws this time, the value itself is named.
+ */
+const locateThrow = (value: unknown, error: unknown): Rejection => {
+  if (typeof value !== "object" || value === null) return asRejection(error, "inspecting this value")
+  let keys: Array<string | symbol>
+  let isArray: boolean
+  try {
+    Object.getPrototypeOf(value)
+    isArray = Array.isArray(value)
+  } catch {
+    return asRejection(error, "inspecting this value")
+  }
+  try {
+    keys = Reflect.ownKeys(value)
+  } catch {
+    return asRejection(error, "listing this object's keys")
+  }
+  for (const key of keys) {
+    try {
+      if (Reflect.getOwnPropertyDescriptor(value, key)?.enumerable === true) Reflect.get(value, key)
+    } catch {
+      const rejection = asRejection(error, "reading this value")
+      if (typeof key === "string") rejection.path.push(isArray && /^(0|[1-9]\d*)$/.test(key) ? Number(key) : key)
+      return rejection
+    }
+  }
+  return asRejection(error, "inspecting this value")
+}
+
+/**
+ * Copies one child value, adding its key to the path of a rejection from below. Anything else
+ * thrown below (a getter or proxy trap of this value itself) becomes a rejection here.
+ */
 const copyChild = (value: unknown, key: string | number, ancestors: Array<object>): MessageValue => {
   try {
     return copyValue(value, ancestors)
   } catch (error) {
-    if (error instanceof Rejection) error.path.unshift(key)
-    throw error
+    const rejection = error instanceof Rejection ? error : locateThrow(value, error)
+    rejection.path.unshift(key)
+    throw rejection
   }
 }
 
@@ -198,30 +253,31 @@ const copyValue = (value: unknown, ancestors: Array<object>): MessageValue => {
  * where and what is wrong. Bigints in the safe integer range become numbers, Buffers become plain
  * Uint8Arrays, so every transport delivers the same values. Symbol-keyed properties are not
  * message content: the copy carries them over unchecked (the in-memory layer delivers them), the
- * transports that encode leave them out.
+ * transports that encode leave them out. A getter or proxy trap that throws while the message is
+ * read is an `InvalidMessage` too, at the path that threw, with what it threw in the reason.
  *
  * @since 0.1.0
  * @category validation
  */
 export const copy = (input: unknown): Either.Either<Message, InvalidMessage> => {
-  if (typeof input !== "object" || input === null || Array.isArray(input) || !isPlainObject(input)) {
-    return Either.left(
-      new InvalidMessage({ path: "$", reason: `a message must be a plain object, got ${describe(input)}` })
-    )
-  }
-  const type = (input as Record<string, unknown>).type
-  if (typeof type !== "string") {
-    return Either.left(
-      new InvalidMessage({ path: "$.type", reason: `a message needs a string "type", got ${describe(type)}` })
-    )
-  }
+  // Every step below may run user code (a getter, a proxy trap): what it throws becomes the
+  // InvalidMessage of the place that threw (see `locateThrow`), never a defect.
   try {
+    if (typeof input !== "object" || input === null || Array.isArray(input) || !isPlainObject(input)) {
+      return Either.left(
+        new InvalidMessage({ path: "$", reason: `a message must be a plain object, got ${describe(input)}` })
+      )
+    }
+    const type = (input as Record<string, unknown>).type
+    if (typeof type !== "string") {
+      return Either.left(
+        new InvalidMessage({ path: "$.type", reason: `a message needs a string "type", got ${describe(type)}` })
+      )
+    }
     return Either.right(copyObject(input, [input], true) as Message)
   } catch (error) {
-    if (error instanceof Rejection) {
-      return Either.left(new InvalidMessage({ path: formatPath(error.path), reason: error.reason }))
-    }
-    throw error
+    const rejection = error instanceof Rejection ? error : locateThrow(input, error)
+    return Either.left(new InvalidMessage({ path: formatPath(rejection.path), reason: rejection.reason }))
   }
 }
 

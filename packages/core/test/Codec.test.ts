@@ -2,6 +2,7 @@ import { Codec, Message } from "@channel-layer/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Either } from "effect"
 import fc from "fast-check"
+import { isUtf8 } from "node:buffer"
 import { arbitraryMessage } from "./support/arbitraries.js"
 import { goldenCases } from "./support/golden.js"
 
@@ -50,6 +51,32 @@ describe("Codec", () => {
       }),
       { numRuns: 500 }
     )
+  })
+
+  it("encodedSizeOver gives the encoded size exactly when it is over the limit (property)", () => {
+    fc.assert(
+      fc.property(
+        arbitraryMessage,
+        fc.boolean(),
+        fc.fullUnicodeString(),
+        fc.option(fc.double(), { nil: undefined }),
+        fc.integer({ min: -300, max: 300 }),
+        (input, direct, recipient, expiresAt, offset) => {
+          const message = Either.getOrThrow(Message.copy(input))
+          const expiry = expiresAt === undefined ? {} : { expiresAt }
+          const envelope: Codec.Envelope = direct ? { channel: recipient, ...expiry } : { group: recipient, ...expiry }
+          const size = Codec.encode(message, envelope).length
+          for (const limit of [size + offset, size - 1, size, 0, 3 * size + 200]) {
+            expect(Codec.encodedSizeOver(message, envelope, limit)).toBe(size > limit ? size : undefined)
+          }
+        }
+      ),
+      { numRuns: 500 }
+    )
+    const wide = { type: "t", text: "\u{1F600}".repeat(1000), bytes: new Uint8Array(5000), list: [1.5, 2n ** 63n] }
+    const size = Codec.encode(wide, { group: "g" }).length
+    expect(Codec.encodedSizeOver(wide, { group: "g" }, size)).toBeUndefined()
+    expect(Codec.encodedSizeOver(wide, { group: "g" }, size - 1)).toBe(size)
   })
 
   // The smallest str format for the UTF-8 size, as Python writes it, at every format boundary,
@@ -201,6 +228,123 @@ describe("Codec", () => {
     const { message } = Either.getOrThrow(Codec.decode(body))
     expect(message.f).toBe(0.1)
     expect(Object.is(message.z, -0)).toBe(true)
+  })
+})
+
+describe("Codec and UTF-8", () => {
+  const utf8 = (text: string) => [...Buffer.from(text, "utf8")]
+  /** A msgpack str of `bytes` in the given format. */
+  const str = (bytes: ReadonlyArray<number>, format: "fixstr" | "str8" | "str16" | "str32"): Array<number> => {
+    const n = bytes.length
+    switch (format) {
+      case "fixstr":
+        return [0xa0 | n, ...bytes]
+      case "str8":
+        return [0xd9, n, ...bytes]
+      case "str16":
+        return [0xda, n >> 8, n & 0xff, ...bytes]
+      case "str32":
+        return [0xdb, 0, 0, n >> 8, n & 0xff, ...bytes]
+    }
+  }
+  /** `{type: "t", <key>: <value>, __asgi_group__: "g"}` with the key and value given as msgpack. */
+  const body = (key: Array<number>, value: Array<number>) =>
+    Uint8Array.of(
+      0x83,
+      ...str(utf8("type"), "fixstr"),
+      ...str(utf8("t"), "fixstr"),
+      ...key,
+      ...value,
+      ...str(utf8(Codec.GROUP_KEY), "fixstr"),
+      ...str(utf8("g"), "fixstr")
+    )
+  // Where the value of `body`'s second entry starts: map header, "type", "t", the key.
+  const valueAt = (key: Array<number>) => 1 + 5 + 2 + key.length
+  const textKey = str(utf8("text"), "fixstr")
+  const formats = ["fixstr", "str8", "str16", "str32"] as const
+  const headerSize = { fixstr: 1, str8: 2, str16: 3, str32: 5 }
+
+  // Each invalid sequence, and how far into it the decoder finds the problem (-1: it ends the string).
+  const invalid: Array<[string, Array<number>, number, RegExp]> = [
+    ["a lone continuation byte", [0x80], 0, /continuation byte .* without a lead byte/],
+    ["an overlong NUL", [0xc0, 0x80], 0, /overlong/],
+    ["an overlong '/' (C1)", [0xc1, 0xaf], 0, /overlong/],
+    ["an overlong three-byte form", [0xe0, 0x80, 0xaf], 0, /overlong/],
+    ["an overlong four-byte form", [0xf0, 0x80, 0x80, 0xaf], 0, /overlong/],
+    ["an encoded high surrogate (ED A0 80)", [0xed, 0xa0, 0x80], 0, /surrogate/],
+    ["an encoded low surrogate (ED BF BF)", [0xed, 0xbf, 0xbf], 0, /surrogate/],
+    ["a code point above U+10FFFF", [0xf4, 0x90, 0x80, 0x80], 0, /above U\+10FFFF/],
+    ["a byte that never appears (F8)", [0xf8, 0x88, 0x80, 0x80, 0x80], 0, /0xf8, which never appears/],
+    ["a byte that never appears (FF)", [0xff], 0, /0xff, which never appears/],
+    ["a sequence cut short by the end of the string", [0xe2, 0x82], -1, /cut short by the end/],
+    ["a sequence cut short by an ASCII byte", [0xe2, 0x82, 0x41], 0, /cut short \(the byte 0x41/]
+  ]
+
+  for (const [name, bad, at, problem] of invalid) {
+    for (const format of formats) {
+      for (const [where, prefix] of [["at the start", []], ["after 40 valid bytes", utf8("é".repeat(20))]] as const) {
+        if (format === "fixstr" && prefix.length > 0) continue // a fixstr holds up to 31 bytes
+        it(`refuses ${name} in a ${format} value ${where}, naming the byte`, () => {
+          const content = [...prefix, ...bad, ...(at === -1 ? [] : utf8("ok"))]
+          const error = decodeError(body(textKey, str(content, format)))
+          const offset = valueAt(textKey) + headerSize[format] + prefix.length + Math.max(at, 0)
+          expect(error.reason).toMatch(new RegExp(`^not valid msgpack: invalid UTF-8 in a string at byte ${offset}\\b`))
+          expect(error.reason).toMatch(problem)
+        })
+      }
+    }
+  }
+
+  it("refuses invalid UTF-8 in a map key, short and long, naming the byte", () => {
+    const short = str([0x6b, 0xed, 0xa0, 0x80], "fixstr")
+    expect(decodeError(body(short, [0x01])).reason).toMatch(/invalid UTF-8 in a string at byte 10: a UTF-16 surrogate/)
+    const long = str([...utf8("k".repeat(30)), 0xc0, 0x80], "str8")
+    expect(decodeError(body(long, [0x01])).reason).toMatch(/invalid UTF-8 in a string at byte 40\b/)
+    // In the envelope and in nested maps and arrays too.
+    const nested = [0x91, 0x81, ...str([0x80], "fixstr"), 0xc0]
+    expect(decodeError(body(textKey, nested)).reason).toMatch(/invalid UTF-8 in a string at byte 16\b/)
+  })
+
+  it("decodes every valid string, in every format, to the same text (property)", () => {
+    fc.assert(
+      fc.property(fc.fullUnicodeString({ maxLength: 80 }), fc.constantFrom(...formats), (text, format) => {
+        const content = utf8(text)
+        fc.pre(format !== "fixstr" || content.length < 32)
+        const decoded = Either.getOrThrow(Codec.decode(body(textKey, str(content, format))))
+        expect(decoded.message.text).toBe(text)
+        const asKey = Either.getOrThrow(Codec.decode(body(str(content, format === "fixstr" ? "str8" : format), [1])))
+        expect(asKey.message[text]).toBe(text === "type" ? "t" : 1)
+      }),
+      { numRuns: 1000 }
+    )
+  })
+
+  it("decodes a string exactly when its bytes are UTF-8, as Node's validator says (property)", () => {
+    const bytes = fc.oneof(
+      fc.uint8Array({ maxLength: 40 }),
+      // Mostly valid text with one byte changed: the edges of the sequences.
+      fc.tuple(fc.fullUnicodeString({ minLength: 1, maxLength: 20 }), fc.nat(), fc.integer({ min: 0x80, max: 0xff }))
+        .map(([text, at, byte]) => {
+          const out = Buffer.from(text, "utf8")
+          out[at % out.length] = byte
+          return new Uint8Array(out)
+        })
+    )
+    fc.assert(
+      fc.property(bytes, (content) => {
+        const result = Codec.decode(body(textKey, str([...content], "str8")))
+        if (isUtf8(content)) expect(Either.getOrThrow(result).message.text).toBe(Buffer.from(content).toString("utf8"))
+        else expect(Either.isLeft(result) && result.left.reason).toMatch(/invalid UTF-8 in a string at byte \d+/)
+      }),
+      { numRuns: 3000 }
+    )
+  })
+
+  it("keeps a leading byte order mark and noncharacters as they are", () => {
+    for (const text of ["\uFEFF", "\uFEFFstarts with a BOM", "\uFFFE\uFFFF", "\u{10FFFF}", "\u{1F600}".repeat(20)]) {
+      const message = { type: text, [text]: text }
+      expect(Either.getOrThrow(Codec.decode(Codec.encode(message, { group: "g" }))).message).toStrictEqual(message)
+    }
   })
 })
 

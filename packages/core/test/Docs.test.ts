@@ -7,8 +7,18 @@ import ts from "typescript"
 // declarations other than the module barrels, @category), as DESIGN.md asks.
 const packagesDir = new URL("../../", import.meta.url).pathname
 
+// A private workspace (test support, never published) has no public modules.
+const isPrivate = (pkg: string): boolean => {
+  try {
+    return JSON.parse(readFileSync(join(packagesDir, pkg, "package.json"), "utf8")).private === true
+  } catch {
+    return false
+  }
+}
+
 const publicModules = (): Array<string> =>
   readdirSync(packagesDir).flatMap((pkg) => {
+    if (isPrivate(pkg)) return []
     const src = join(packagesDir, pkg, "src")
     try {
       return readdirSync(src).filter((file) => file.endsWith(".ts")).map((file) => join(src, file))

@@ -95,4 +95,62 @@ describe("Message", () => {
     expect(Message.clone(copy)).toStrictEqual(copy)
     expect(Object.getPrototypeOf(Message.clone(copy))).toBe(Object.prototype)
   })
+
+  it("turns a getter or proxy trap that throws into InvalidMessage naming the path and the error", () => {
+    const getter = rejection({
+      type: "x",
+      get boom(): never {
+        throw new Error("kaboom")
+      }
+    })
+    expect(getter).toMatchObject({ _tag: "InvalidMessage", path: "$.boom" })
+    expect(getter.reason).toMatch(/getter or proxy trap threw.*kaboom/)
+    const nested = rejection({
+      type: "x",
+      a: {
+        ok: 1,
+        get b(): never {
+          throw new TypeError("deep")
+        }
+      }
+    })
+    expect(nested).toMatchObject({ path: "$.a.b" })
+    expect(nested.reason).toMatch(/TypeError: deep/)
+    const list: Array<number> = [1, 2]
+    Object.defineProperty(list, 1, {
+      enumerable: true,
+      get() {
+        throw new Error("element")
+      }
+    })
+    expect(rejection({ type: "x", list }).path).toBe("$.list[1]")
+    expect(rejection({ type: "x", o: { list } }).path).toBe("$.o.list[1]")
+    const thrower = (what: string) => () => {
+      throw new Error(what)
+    }
+    const ownKeys = rejection(new Proxy({ type: "x" }, { ownKeys: thrower("no keys") }))
+    expect(ownKeys.path).toBe("$")
+    expect(ownKeys.reason).toMatch(/proxy trap threw.*no keys/)
+    expect(rejection({ type: "x", a: { b: new Proxy({}, { ownKeys: thrower("no keys") }) } }).path).toBe("$.a.b")
+    const get = rejection({ type: "x", a: new Proxy({ b: 1 }, { get: thrower("no get") }) })
+    expect(get.path).toBe("$.a.b")
+    expect(get.reason).toMatch(/no get/)
+    expect(rejection(new Proxy({ type: "x" }, { get: thrower("no get") })).path).toBe("$.type")
+    expect(rejection({ type: "x", list: new Proxy([1], { get: thrower("no get") }) }).path).toMatch(/^\$\.list/)
+    const proto = rejection({ type: "x", a: [new Proxy({}, { getPrototypeOf: thrower("no proto") })] })
+    expect(proto.path).toBe("$.a[0]")
+    expect(proto.reason).toMatch(/proxy trap threw.*no proto/)
+    expect(rejection(new Proxy({ type: "x" }, { getPrototypeOf: thrower("no proto") })).path).toBe("$")
+    const { proxy, revoke } = Proxy.revocable({ type: "x" }, {})
+    revoke()
+    expect(rejection({ type: "x", revoked: proxy }).path).toBe("$.revoked")
+    expect(
+      rejection({
+        type: "x",
+        get s(): never {
+          throw "a string"
+        }
+      }).reason
+    ).toMatch(/a string/)
+  })
 })

@@ -33,6 +33,7 @@ import type { ConfigError, Duration, Scope } from "effect"
 import { Config, Context, Effect, Layer } from "effect"
 import * as zmq from "zeromq"
 import * as Confirmations from "./internal/Confirmations.js"
+import * as Exposure from "./internal/Exposure.js"
 import * as Monitor from "./internal/Monitor.js"
 import * as Outbox from "./internal/Outbox.js"
 import * as Publisher from "./internal/Publisher.js"
@@ -103,7 +104,10 @@ export interface CommonOptions {
   readonly sendHighWaterMark?: number
   /** The SUB socket's receive high-water mark (default 1000). */
   readonly receiveHighWaterMark?: number
-  /** The largest encoded body a send puts on the wire, in bytes (default 8 MiB). */
+  /**
+   * The largest encoded body a send or group send accepts, in bytes (default 8 MiB), wherever the
+   * recipient is: a message that stays in this process is held to the size it would have on the wire.
+   */
   readonly maxMessageSize?: number
   /** How long closing waits for queued messages to go out (default 1 second). */
   readonly linger?: Duration.DurationInput
@@ -123,7 +127,11 @@ export interface CommonOptions {
  * @category models
  */
 export interface EmbeddedOptions extends CommonOptions {
-  /** Where this process binds its PUB socket, e.g. `tcp://0.0.0.0:5555` (`tcp://127.0.0.1:*` picks a port). */
+  /**
+   * Where this process binds its PUB socket, e.g. `tcp://127.0.0.1:5555` (`tcp://127.0.0.1:*` picks
+   * a port). An address beyond loopback without CURVE (`curve.secretKey`) is logged as a warning:
+   * anyone who can reach it reads and sends messages.
+   */
   readonly publishAddress: string
   /** The PUB sockets of the peers this process receives from (may include its own address). */
   readonly subscribeAddresses?: string | ReadonlyArray<string>
@@ -274,6 +282,16 @@ export const makeEmbedded = (
       labels
     })
     const endpoint = yield* Sockets.bind(pub, settings.publishAddress, "publishAddress")
+    yield* Exposure.warnIfExposed({
+      role: "the PUB socket",
+      option: "publishAddress",
+      address: settings.publishAddress,
+      endpoint,
+      risk: "subscribe to and read every message this process publishes",
+      curve: settings.curve.server !== undefined,
+      curveHint: "give the layer curve.publicKey and curve.secretKey (ZeroMQ.curveKeyPair), its peers the public " +
+        "key as curve.serverPublicKey, and list their keys in curve.authorizedKeys"
+    })
     const outbox = yield* Outbox.make(pub, {
       capacity: settings.sendHighWaterMark,
       role: "the PUB socket",

@@ -18,6 +18,7 @@ import type { ConfigError, Duration, Scope } from "effect"
 import { Config, Context, Effect, Layer, Schedule } from "effect"
 import { randomBytes } from "node:crypto"
 import * as zmq from "zeromq"
+import * as Exposure from "./internal/Exposure.js"
 import * as Monitor from "./internal/Monitor.js"
 import * as Outbox from "./internal/Outbox.js"
 import * as Publisher from "./internal/Publisher.js"
@@ -36,9 +37,15 @@ import * as ZeroMQMetrics from "./ZeroMQMetrics.js"
  * @category models
  */
 export interface ProxyOptions {
-  /** Where to bind the PULL socket the layers push to, e.g. `tcp://0.0.0.0:5557`. */
+  /**
+   * Where to bind the PULL socket the layers push to, e.g. `tcp://127.0.0.1:5557`. An address
+   * beyond loopback without `curve` is logged as a warning: anyone who can reach it sends messages.
+   */
   readonly pullAddress: string
-  /** Where to bind the PUB socket the layers subscribe to, e.g. `tcp://0.0.0.0:5556`. */
+  /**
+   * Where to bind the PUB socket the layers subscribe to, e.g. `tcp://127.0.0.1:5556`. An address
+   * beyond loopback without `curve` is logged as a warning: anyone who can reach it reads messages.
+   */
   readonly publishAddress: string
   /** The PUB socket's high-water mark per subscriber, and how many messages more may wait (default 10,000). */
   readonly sendHighWaterMark?: number
@@ -141,6 +148,27 @@ export const make = (options: ProxyOptions): Effect.Effect<Proxy, Errors.Invalid
     yield* Monitor.watch(pull, { role: "the proxy's PULL socket", curve, side: "server", warnings, labels })
     const publishEndpoint = yield* Sockets.bind(pub, settings.publishAddress, "publishAddress")
     const pullEndpoint = yield* Sockets.bind(pull, settings.pullAddress, "pullAddress")
+    const curveHint = "start the proxy with --curve-secret-key-file (ZeroMQProxy's curve.secretKey) and " +
+      "--curve-authorized-keys-file (curve.authorizedKeys), and give the layers its public key as " +
+      "curve.serverPublicKey"
+    yield* Exposure.warnIfExposed({
+      role: "the proxy's PULL socket",
+      option: "pullAddress",
+      address: settings.pullAddress,
+      endpoint: pullEndpoint,
+      risk: "send messages to any channel or group",
+      curve,
+      curveHint
+    })
+    yield* Exposure.warnIfExposed({
+      role: "the proxy's PUB socket",
+      option: "publishAddress",
+      address: settings.publishAddress,
+      endpoint: publishEndpoint,
+      risk: "subscribe to and read every message",
+      curve,
+      curveHint
+    })
     const outbox = yield* Outbox.make(pub, {
       capacity: settings.sendHighWaterMark,
       role: "the proxy's PUB socket",

@@ -3,7 +3,7 @@
 import { ChannelLayer, Metrics } from "@channel-layer/core"
 import { ZeroMQ, ZeroMQProxy } from "@channel-layer/zeromq"
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Context, Effect, Exit, Layer, Metric, Schedule } from "effect"
+import { ConfigProvider, Context, Effect, Either, Exit, Layer, Metric, Schedule } from "effect"
 import { curveKeyPair } from "zeromq"
 import { build } from "./support/layers.js"
 import { freePorts, tcp } from "./support/ports.js"
@@ -103,17 +103,32 @@ describe("names", () => {
       expect(Exit.isFailure(flush) && String(flush.cause)).toMatch(/do not support flush/)
     }))
 
-  it.scopedLive("maxMessageSize bounds what goes on the wire", () =>
+  it.scopedLive("maxMessageSize bounds every send, wherever the channel or the group's members live", () =>
     Effect.gen(function*() {
       const [port] = yield* Effect.promise(() => freePorts(1))
-      const { layer } = yield* build(
-        ZeroMQ.layerEmbedded({ publishAddress: tcp(port), maxMessageSize: 100, linger: 0 })
+      const { layer, transport } = yield* build(
+        // settle 0: a group send with no subscriber elsewhere stays in the process at once.
+        ZeroMQ.layerEmbedded({ publishAddress: tcp(port), maxMessageSize: 100, linger: 0, settle: 0 })
       )
-      const error = yield* Effect.flip(layer.send("x.SOMEONEelseXX!abc", { type: "t", blob: new Uint8Array(200) }))
-      expect(error).toMatchObject({ _tag: "MessageTooLarge", maxSize: 100 })
-      // A send to a channel of this process stays in the process and is not encoded.
+      const big = { type: "t", blob: new Uint8Array(200) }
       const own = yield* layer.newChannel()
-      yield* layer.send(own, { type: "t", blob: new Uint8Array(200) })
+      // Another process's channel with a name as long as our own: the same body size.
+      const foreign = own.replace(`.${transport.clientId}!`, `.${"X".repeat(transport.clientId.length)}!`)
+      const remote = yield* Effect.flip(layer.send(foreign, big))
+      expect(remote).toMatchObject({ _tag: "MessageTooLarge", maxSize: 100 })
+      // A send to a channel of this process gets the same answer, though it never leaves the process.
+      expect(yield* Effect.either(layer.send(own, big))).toStrictEqual(Either.left(remote))
+      // So does a group send, whether the group has only local members or none.
+      yield* layer.groupAdd("local-only", own)
+      const group = yield* Effect.either(layer.groupSend("local-only", big))
+      expect(group).toMatchObject({ _tag: "Left", left: { _tag: "MessageTooLarge", maxSize: 100 } })
+      expect(yield* Effect.either(layer.groupSend("nobody", big))).toMatchObject({
+        _tag: "Left",
+        left: { _tag: "MessageTooLarge" }
+      })
+      // Nothing was delivered, and what fits still does.
+      yield* layer.send(own, { type: "small" })
+      expect((yield* layer.receive(own)).type).toBe("small")
     }))
 })
 

@@ -25,8 +25,8 @@ describe("Cli.parse", () => {
   it("reads the endpoints, CURVE keys and numbers", () => {
     const parsed = Cli.parse([
       "--pull",
-      "tcp://0.0.0.0:5557",
-      "--pub=tcp://0.0.0.0:5556",
+      "tcp://127.0.0.1:5557",
+      "--pub=tcp://127.0.0.1:5556",
       "--curve-secret-key-file",
       "/run/secrets/proxy",
       "--curve-authorized-key",
@@ -43,8 +43,8 @@ describe("Cli.parse", () => {
     expect(parsed).toEqual(Either.right({
       _tag: "Run",
       arguments: {
-        pullAddress: "tcp://0.0.0.0:5557",
-        publishAddress: "tcp://0.0.0.0:5556",
+        pullAddress: "tcp://127.0.0.1:5557",
+        publishAddress: "tcp://127.0.0.1:5556",
         curveSecretKeyFile: "/run/secrets/proxy",
         curveAuthorizedKeys: ["a".repeat(40), "b".repeat(40)],
         sendHighWaterMark: 500,

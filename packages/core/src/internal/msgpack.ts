@@ -5,8 +5,8 @@
  * libraries differ on exactly that point (msgpackr writes positive int64 as `0xd3`, Python as
  * `0xcf`), and the golden bytes of the Python layer must match, so the format is written here.
  *
- * Decoding is strict: map keys must be strings, ext types and trailing bytes are rejected.
- * Integers decode as numbers in the safe range and as bigints beyond it.
+ * Decoding is strict: map keys must be strings, strings must be well-formed UTF-8, ext types and
+ * trailing bytes are rejected. Integers decode as numbers in the safe range and as bigints beyond it.
  */
 
 import { MAX_DEPTH } from "../Message.js"
@@ -19,6 +19,34 @@ const SAFE_MIN_BIG = BigInt(Number.MIN_SAFE_INTEGER)
 
 /** Bytes of the str header for a string of `size` UTF-8 bytes (fixstr, str8, str16, str32). */
 const headerSize = (size: number): number => size < 32 ? 1 : size < 0x100 ? 2 : size < 0x10000 ? 3 : 5
+
+/**
+ * An upper bound on the bytes `Writer.value` writes for a validated value, found from lengths
+ * alone (no string is read): 5 bytes for any header, 3 UTF-8 bytes per UTF-16 unit, 9 for any
+ * number. Stops adding once the bound is over `limit` (then it is some value over `limit`).
+ */
+export const sizeBound = (value: unknown, limit: number): number => {
+  switch (typeof value) {
+    case "string":
+      return 5 + 3 * value.length
+    case "object": {
+      if (value === null) return 1
+      if (value instanceof Uint8Array) return 5 + value.length
+      let bound = 5
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length && bound <= limit; i++) bound += sizeBound(value[i], limit - bound)
+        return bound
+      }
+      const keys = Object.keys(value)
+      for (let i = 0; i < keys.length && bound <= limit; i++) {
+        bound += 5 + 3 * keys[i].length + sizeBound((value as Record<string, unknown>)[keys[i]], limit - bound)
+      }
+      return bound
+    }
+    default:
+      return 9
+  }
+}
 
 /** The slab `Writer.finish` carves small values out of, and how much of it is used. */
 const SLAB_SIZE = 16 * 1024
@@ -37,6 +65,11 @@ export class Writer {
 
   reset(): void {
     this.position = 0
+  }
+
+  /** How many bytes were written since `reset`. */
+  get size(): number {
+    return this.position
   }
 
   /**
@@ -280,6 +313,64 @@ export class Writer {
 const SHORT_MAX = 24
 const SHORT_CACHE_SIZE = 1024
 const shortCache: Array<string | undefined> = new Array(SHORT_CACHE_SIZE)
+/**
+ * Decodes UTF-8 and throws on anything that is not well-formed (overlong forms, surrogates,
+ * stray continuation bytes, cut-short sequences) instead of putting U+FFFD in its place. A leading
+ * U+FEFF is kept: it is text, not a byte order mark, inside a msgpack string.
+ */
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+
+/**
+ * Where the UTF-8 of `bytes[start, end)` first goes wrong and how (the error path only: the
+ * decoder said it does).
+ */
+const utf8Problem = (bytes: Uint8Array, start: number, end: number): [number, string] => {
+  let i = start
+  while (i < end) {
+    const lead = bytes[i]
+    if (lead < 0x80) {
+      i++
+      continue
+    }
+    let needed: number
+    let low = 0x80
+    let high = 0xbf
+    if (lead < 0xc0) return [i, "a continuation byte (0x80-0xbf) without a lead byte"]
+    if (lead < 0xc2) return [i, "an overlong encoding of an ASCII character"]
+    if (lead < 0xe0) needed = 1
+    else if (lead < 0xf0) {
+      needed = 2
+      if (lead === 0xe0) low = 0xa0
+      if (lead === 0xed) high = 0x9f
+    } else if (lead < 0xf5) {
+      needed = 3
+      if (lead === 0xf0) low = 0x90
+      if (lead === 0xf4) high = 0x8f
+    } else {
+      return [i, `the byte 0x${lead.toString(16)}, which never appears in UTF-8`]
+    }
+    const second = bytes[i + 1]
+    if (i + 1 < end && second >= 0x80 && second <= 0xbf && (second < low || second > high)) {
+      return [
+        i,
+        lead === 0xed
+          ? "a UTF-16 surrogate encoded as UTF-8"
+          : lead === 0xf4
+          ? "a code point above U+10FFFF"
+          : "an overlong encoding"
+      ]
+    }
+    for (let k = 1; k <= needed; k++) {
+      if (i + k >= end) return [i, "a multi-byte sequence cut short by the end of the string"]
+      const next = bytes[i + k]
+      if (next < 0x80 || next > 0xbf) {
+        return [i, `a multi-byte sequence cut short (the byte 0x${next.toString(16)} is not a continuation byte)`]
+      }
+    }
+    i += needed + 1
+  }
+  return [start, "not well-formed"]
+}
 
 /** Takes a map entry out of the map being read (returns `true`) or leaves it in. */
 export type SetAside = (key: string, value: unknown) => boolean
@@ -346,12 +437,14 @@ export class Reader {
     this.position += size
     if (size <= SHORT_MAX) {
       // Short ASCII strings (map keys, types, names) come back from a cache: the same few repeat
-      // in every message, and building them char by char made garbage on every decode.
+      // in every message, and building them char by char made garbage on every decode. ASCII is
+      // valid UTF-8; anything else goes to the validating decoder, as longer strings do (a scan
+      // for ASCII in JavaScript costs more than it saves there).
       const bytes = this.bytes
       let hash = size
       for (let i = start; i < start + size; i++) {
         const code = bytes[i]
-        if (code >= 0x80) return this.text.toString("utf8", start, start + size)
+        if (code >= 0x80) return this.utf8(start, size)
         hash = (Math.imul(hash, 31) + code) | 0
       }
       const slot = hash & (SHORT_CACHE_SIZE - 1)
@@ -370,7 +463,17 @@ export class Reader {
       shortCache[slot] = out
       return out
     }
-    return this.text.toString("utf8", start, start + size)
+    return this.utf8(start, size)
+  }
+
+  /** A string other than a short ASCII one: well-formed UTF-8, or a `MsgpackError` saying where not. */
+  private utf8(start: number, size: number): string {
+    try {
+      return utf8Decoder.decode(this.bytes.subarray(start, start + size))
+    } catch {
+      const [offset, problem] = utf8Problem(this.bytes, start, start + size)
+      throw new MsgpackError(`invalid UTF-8 in a string at byte ${offset}: ${problem}`)
+    }
   }
 
   private bin(size: number): Uint8Array {

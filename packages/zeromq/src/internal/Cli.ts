@@ -17,8 +17,12 @@ export const usage = `Usage: channel-layer-zmq-proxy --pull <endpoint> --pub <en
 The proxy of the dedicated ZeroMQ channel layer: layers PUSH to its PULL socket and subscribe to
 its PUB socket. Stops cleanly on SIGINT or SIGTERM.
 
-  --pull <endpoint>                    bind the PULL socket here (e.g. tcp://0.0.0.0:5557)
-  --pub <endpoint>                     bind the PUB socket here (e.g. tcp://0.0.0.0:5556)
+  --pull <endpoint>                    bind the PULL socket here (e.g. tcp://127.0.0.1:5557)
+  --pub <endpoint>                     bind the PUB socket here (e.g. tcp://127.0.0.1:5556)
+                                       An address other machines can reach, without CURVE,
+                                       lets anyone who connects read and send messages (a
+                                       warning is logged at start): bind 127.0.0.1, or set
+                                       the CURVE keys below.
   --curve-secret-key <z85>             CURVE: the proxy's secret key; layers set the matching public
                                        key as curve.serverPublicKey
   --curve-secret-key-file <path>       read the secret key from a file instead (keeps it out of ps)

@@ -7,7 +7,8 @@
  *   process to route to, and a PUB/SUB fan-out cannot hand one message to exactly one of several
  *   receivers. `send` and `receive` on a normal channel fail with `InvalidChannelName` saying so.
  * - A send to a channel of this process, and a group send to its local members, are delivered
- *   in-process; everything else is encoded once and queued for the sending socket.
+ *   in-process; everything else is encoded once and queued for the sending socket. Either way
+ *   `maxMessageSize` applies to the size the message has (or would have) on the wire.
  * - `capacity` is the size of each local channel's buffer: a send from this process to a full
  *   local channel fails with `ChannelFull`. When a message from another process arrives for a full
  *   channel, the SUB socket stops reading until the channel has room (up to
@@ -140,6 +141,15 @@ export const make = (
         : Either.right(body)
     }
 
+    /**
+     * The size limit of a message delivered in the process without encoding: the size it would
+     * have on the wire (the same envelope), so the answer does not depend on where the recipient is.
+     */
+    const tooLarge = (message: CoreMessage.Message, envelope: Codec.Envelope) => {
+      const size = Codec.encodedSizeOver(message, envelope, maxMessageSize)
+      return size === undefined ? undefined : new Errors.MessageTooLarge({ size, maxSize: maxMessageSize })
+    }
+
     const unreachable = () => new Errors.ConnectionClosed({ reason: wiring.unreachable() })
 
     /** A send or group send that succeeded: counted here (see `instrument`'s `countsSent`). */
@@ -173,6 +183,8 @@ export const make = (
         if (Either.isLeft(copied)) return Effect.fail(copied.left)
         const expiresAt = queues.now() + expiry
         if (owner === clientId) {
+          const large = tooLarge(copied.right, { channel, expiresAt })
+          if (large !== undefined) return Effect.fail(large)
           return queues.unsafeDeliverDirect(channel, copied.right, expiresAt, "reject")
             ? sent()
             : Effect.fail(Errors.channelFull(channel, settings.capacityOf(channel)))
@@ -202,6 +214,8 @@ export const make = (
         if (Either.isLeft(copied)) return Effect.fail(copied.left)
         const expiresAt = queues.now() + expiry
         if (!wiring.groupLeaves(Topics.groupSubscription(group))) {
+          const large = tooLarge(copied.right, { group, expiresAt })
+          if (large !== undefined) return Effect.fail(large)
           queues.unsafeDeliverGroup(group, copied.right, expiresAt)
           return sent()
         }
