@@ -5,8 +5,9 @@
  *
  * @since 0.1.0
  */
-import type { Tracer } from "effect"
+import type { Scope } from "effect"
 import { Context, Effect, Option, Stream } from "effect"
+import type * as Backend from "./Backend.js"
 import type {
   ChannelFull,
   ChannelNotFound,
@@ -17,17 +18,8 @@ import type {
   LayerClosed,
   MessageTooLarge
 } from "./Errors.js"
+import * as Service from "./internal/service.js"
 import type { Message } from "./Message.js"
-import * as Metrics from "./Metrics.js"
-
-/**
- * An optional capability of a layer: `groups` (group_add/discard/send) and `flush` (drop every
- * message and membership, in-memory only), as in the Django spec's `extensions`.
- *
- * @since 0.1.0
- * @category models
- */
-export type Extension = "groups" | "flush"
 
 /**
  * The errors `send` can fail with.
@@ -68,8 +60,6 @@ export type GroupMembershipError = InvalidGroupName | InvalidChannelName | Conne
  * @category models
  */
 export interface ChannelLayerService {
-  /** The optional capabilities this layer has. */
-  readonly extensions: ReadonlySet<Extension>
   /**
    * A new process-local channel name that only this layer instance can receive on: in memory
    * `<prefix>.inmemory!<random>`; broker transports put the part that routes to this instance
@@ -93,8 +83,6 @@ export interface ChannelLayerService {
   readonly groupDiscard: (group: string, channel: string) => Effect.Effect<void, GroupMembershipError>
   /** Sends a message to every member of a group, wherever it lives. */
   readonly groupSend: (group: string, message: Message) => Effect.Effect<void, GroupSendError>
-  /** Drops every message and group membership (only where `extensions` has `flush`). */
-  readonly flush: Effect.Effect<void, LayerClosed>
 }
 
 /**
@@ -126,81 +114,59 @@ export const messages = (
       ))
   )
 
-/** The tracer every Effect program has unless one (OpenTelemetry, say) is provided. */
-const defaultTracer = Effect.runSync(Effect.tracer)
-
 /**
- * Wraps an effect in a span only when a real tracer is installed: spans made by Effect's default
- * tracer go nowhere, and making one costs several times what an in-memory send does. The span's
- * options are built only then, too (`key` names the channel or group attribute). The tracer is
- * read from the running fiber, which keeps it at hand (`Effect.tracerWith` would look it up in
- * the fiber's services on every call: about 5 % of an in-memory send and receive).
- */
-const traced = <A, E, R>(
-  effect: Effect.Effect<A, E, R>,
-  name: string,
-  kind: Tracer.SpanKind,
-  transport: string,
-  key: "channel" | "group",
-  value: string
-): Effect.Effect<A, E, R> =>
-  Effect.withFiberRuntime((fiber) =>
-    fiber.currentTracer === defaultTracer
-      ? effect
-      : Effect.withSpan(effect, name, { attributes: { transport, [key]: value }, kind, captureStackTrace: false })
-  )
-
-/**
- * Options of {@link instrument}.
+ * Options of {@link make}: what is the same for every transport's layer, and the transport's
+ * backend.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
-export interface InstrumentOptions {
+export interface MakeOptions<B extends Backend.Backend, E, R> {
+  /** The transport's name: the `transport` label of metrics and log lines, a span attribute. */
+  readonly transport: string
+  /** How long (ms) a message waits for a receiver: the deadline of local deliveries. */
+  readonly expiry: number
+  /** The capacity of each local channel (default: unbounded; a broker's prefetch bounds it). */
+  readonly capacityOf?: (channel: string) => number
+  /** Deliveries taken from a broker and not yet received at which back-pressure is reported. */
+  readonly localCapacity?: number
+  /** The largest encoded message `send` and `groupSend` accept, wherever the recipient lives. */
+  readonly maxMessageSize?: number
+  /** Put the expiry deadline into the envelope, for a receiver in another process (ZeroMQ). */
+  readonly deadlineInEnvelope?: boolean
+  /** How long (ms) a group membership lasts without a new `groupAdd` (the in-memory layer's). */
+  readonly groupExpiry?: number
   /**
-   * The implementation updates `Metrics.messagesSent` itself when a `send` or `groupSend`
-   * succeeds (it knows the moment without an extra step: the in-memory layer when it buffered the
-   * message, a broker transport when the broker confirmed it), so `instrument` does not wrap each
-   * send in a step that counts it.
+   * Makes the backend in the layer's scope, given what core hands it (see `Backend.Context`). It
+   * may carry more than `Backend` asks: what the transport exposes next to the service.
    */
-  readonly countsSent?: boolean
+  readonly backend: (context: Backend.Context) => Effect.Effect<B, E, R | Scope.Scope>
 }
 
 /**
- * Wraps an implementation with what every transport records: a span around `send`,
- * `groupSend` and `receive` (named `ChannelLayer.send` ..., with the channel or group and the
- * transport's name as attributes) when a tracer is installed, and the sent-messages metric
- * (unless the implementation counts, see {@link InstrumentOptions}).
+ * A layer instance built by {@link make}: the service, the backend it runs on, and `flush` (drop
+ * every buffered message and membership), which only a layer that keeps everything in this
+ * process (the in-memory one) offers to its users.
  *
- * @since 0.1.0
+ * @since 0.2.0
+ * @category models
+ */
+export interface Made<B extends Backend.Backend = Backend.Backend> {
+  readonly service: ChannelLayerService
+  readonly backend: B
+  readonly flush: Effect.Effect<void, LayerClosed>
+}
+
+/**
+ * Builds the `ChannelLayer` service on a transport's backend, in the current scope. Core does
+ * what is the same everywhere: the closed state, validation of names, prefixes and messages (in
+ * that order), copying, encoding and the size limit, spans and metrics, local buffering, group
+ * membership and warnings; the backend moves bytes (see `Backend`). Closing the scope makes every
+ * call fail with `LayerClosed`, then closes the backend's resources.
+ *
+ * @since 0.2.0
  * @category constructors
  */
-export const instrument = (
-  transport: string,
-  service: ChannelLayerService,
-  options: InstrumentOptions = {}
-): ChannelLayerService => {
-  // The same labels array every time: Effect caches a metric's hook by the array's identity.
-  const labels = Metrics.transportLabel(transport)
-  const count = () => Metrics.messagesSent.unsafeUpdate(1, labels)
-  // Data-first: the data-last form of `Effect.tap` spreads its captured arguments on every call.
-  const countSent: <E>(effect: Effect.Effect<void, E>) => Effect.Effect<void, E> = options.countsSent === true
-    ? (effect) => effect
-    : (effect) => Effect.tap(effect, count)
-  return {
-    ...service,
-    send: (channel, message) =>
-      traced(countSent(service.send(channel, message)), "ChannelLayer.send", "producer", transport, "channel", channel),
-    groupSend: (group, message) =>
-      traced(
-        countSent(service.groupSend(group, message)),
-        "ChannelLayer.groupSend",
-        "producer",
-        transport,
-        "group",
-        group
-      ),
-    receive: (channel) =>
-      traced(service.receive(channel), "ChannelLayer.receive", "consumer", transport, "channel", channel)
-  }
-}
+export const make: <B extends Backend.Backend, E, R>(
+  options: MakeOptions<B, E, R>
+) => Effect.Effect<Made<B>, E, R | Scope.Scope> = Service.make

@@ -6,7 +6,7 @@
  * ```ts
  * Conformance.suite("RabbitMQ", {
  *   make: ({ capacity, expiry }) => RabbitMQ.layer({ remoteCapacity: capacity, expiry }),
- *   capabilities: { flush: false, normalChannels: false, capacity: { slack: 10 }, ... }
+ *   capabilities: { normalChannels: false, capacity: { slack: 10 }, ... }
  * })
  * ```
  *
@@ -39,8 +39,6 @@ export interface TestOptions {
  * @category models
  */
 export interface Capabilities {
-  /** The layer lists `flush` and implements it. */
-  readonly flush: boolean
   /** Channels without `!` can be sent to and received from (in-memory: yes; brokers: no). */
   readonly normalChannels: boolean
   /**
@@ -531,26 +529,5 @@ export const suite = (name: string, subject: Subject): void => {
         )
       )
     }, 120_000)
-
-    if (capabilities.flush) {
-      it.scopedLive("flush drops every message and membership", () =>
-        Effect.gen(function*() {
-          const layer = yield* instance(subject)
-          expect(layer.extensions.has("flush")).toBe(true)
-          const channel = yield* layer.newChannel()
-          yield* layer.send(channel, chat("gone"))
-          yield* layer.groupAdd("flushed", channel)
-          yield* layer.flush
-          yield* layer.groupSend("flushed", chat("nobody"))
-          yield* expectNothing(layer, channel)
-        }))
-    } else {
-      it.scopedLive("does not list flush", () =>
-        Effect.gen(function*() {
-          const layer = yield* instance(subject)
-          expect(layer.extensions.has("flush")).toBe(false)
-          expect(layer.extensions.has("groups")).toBe(true)
-        }))
-    }
   })
 }

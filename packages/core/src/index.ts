@@ -1,4 +1,8 @@
 /**
+ * @since 0.2.0
+ */
+export * as Backend from "./Backend.js"
+/**
  * @since 0.1.0
  */
 export * as ChannelCapacity from "./ChannelCapacity.js"

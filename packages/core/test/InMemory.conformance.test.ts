@@ -7,7 +7,6 @@ Conformance.suite("InMemory", {
   quietPeriod: "50 millis",
   modelRuns: 100,
   capabilities: {
-    flush: true,
     normalChannels: true,
     capacity: { slack: 0 },
     channelCapacity: true,

@@ -18,6 +18,21 @@ const heapAfterGc = Effect.promise(async () => {
 })
 
 describe("InMemory", () => {
+  it.scopedLive("flush drops every message and membership (InMemoryFlush, a service of the in-memory layer only)", () =>
+    Effect.gen(function*() {
+      const channels = yield* ChannelLayer.ChannelLayer
+      const { flush } = yield* InMemory.InMemoryFlush
+      const channel = yield* channels.newChannel()
+      yield* channels.send(channel, { type: "gone" })
+      yield* channels.groupAdd("flushed", channel)
+      yield* flush
+      yield* channels.groupSend("flushed", { type: "nobody" })
+      yield* channels.send(channel, { type: "after" })
+      expect(yield* channels.receive(channel)).toEqual({ type: "after" })
+      const nothing = yield* channels.receive(channel).pipe(Effect.timeout("50 millis"), Effect.option)
+      expect(nothing._tag).toBe("None")
+    }).pipe(Effect.provide(layer())))
+
   it.scoped("counts sent messages: each accepted send and group send once, a ChannelFull send not", () =>
     Effect.gen(function*() {
       const channels = yield* ChannelLayer.ChannelLayer

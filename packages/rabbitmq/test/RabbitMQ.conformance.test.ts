@@ -14,7 +14,6 @@ const localCapacity = 100
 Conformance.suite("RabbitMQ", {
   make: ({ capacity, expiry }) => RabbitMQ.layer({ url, remoteCapacity: capacity, expiry, localCapacity }),
   capabilities: {
-    flush: false,
     normalChannels: false,
     capacity: { slack: localCapacity },
     channelCapacity: false,

@@ -7,7 +7,7 @@
 import { Metrics } from "@channel-layer/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Metric } from "effect"
-import { randomQueueName } from "../src/internal/connection.js"
+import { randomQueueName } from "../src/internal/topology.js"
 import { captureLogs, instance, rabbitmqctl, rawChannel, scopedExchange, unique, vhost, waitFor } from "./helpers.js"
 
 const counts = (queue: string) =>
@@ -167,8 +167,15 @@ describe("RabbitMQ layer behaviour (the Python reference suite's cases)", () => 
       for (let i = 0; i < 3; i++) expect(yield* healthy.layer.receive(h)).toEqual({ type: "group", i })
       const full = (yield* Metric.value(Metrics.messagesRejectedFull.pipe(Metric.taggedWithLabels(labels)))).count
       expect(full).toBeGreaterThanOrEqual(fullBefore + 2)
-      const warning = logs.find((l) => l.message.startsWith(`group send to ${group} was refused`))
+      yield* waitFor(
+        "the refused group sends' warning",
+        () => logs.some((l) => l.message.includes("refused by a full"))
+      )
+      const warning = logs.find((l) => l.message.includes("refused by a full"))
       expect(warning?.level).toBe("WARN")
+      expect(warning?.message).toMatch(
+        new RegExp(`group send\\(s\\) refused by a full member queue .*: ${group} \\(\\d\\)`)
+      )
     }))
 
   it.scopedLive("a queue name that is taken is retried with a fresh one before any channel is handed out", () =>

@@ -6,8 +6,8 @@ import { ChannelLayer, Codec } from "@channel-layer/core"
 import { RabbitMQ, RabbitMQConnection } from "@channel-layer/rabbitmq"
 import { describe, expect, it } from "@effect/vitest"
 import { Config, ConfigProvider, Effect, Fiber, Layer, Redacted, Schedule, Stream } from "effect"
-import { randomQueueName } from "../src/internal/connection.js"
 import * as Endpoints from "../src/internal/endpoints.js"
+import { randomQueueName } from "../src/internal/topology.js"
 import { captureLogs, instance, rawConfirmChannel, url } from "./helpers.js"
 
 const invalid: ReadonlyArray<readonly [string, RabbitMQ.RabbitMQOptions]> = [

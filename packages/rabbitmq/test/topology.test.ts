@@ -124,7 +124,7 @@ describe("RabbitMQ topology", () => {
       expect(yield* layer.layer.newChannel("websocket.")).toMatch(new RegExp(`^${queue}!websocket\\.[a-zA-Z]{12}$`))
       const error = yield* Effect.flip(layer.layer.newChannel("no spaces"))
       expect(error._tag).toBe("InvalidChannelName")
-      expect(error.message).toContain("may contain only")
+      expect(error.message).toContain("a newChannel prefix must be a string of ASCII letters, digits")
     }))
 
   it.scopedLive("the queue is bound to a group on its first local member and unbound after its last", () =>

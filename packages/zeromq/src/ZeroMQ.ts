@@ -28,21 +28,20 @@
  *
  * @since 0.1.0
  */
-import { type ChannelCapacity, ChannelLayer, ChannelName, type Errors, LocalQueues, Metrics } from "@channel-layer/core"
+import { type Backend, type ChannelCapacity, ChannelLayer, ChannelName, type Errors } from "@channel-layer/core"
 import type { ConfigError, Duration, Scope } from "effect"
 import { Config, Context, Effect, Layer } from "effect"
 import * as zmq from "zeromq"
+import * as ZeroMQBackend from "./internal/Backend.js"
 import * as Confirmations from "./internal/Confirmations.js"
 import * as Exposure from "./internal/Exposure.js"
 import * as Monitor from "./internal/Monitor.js"
 import * as Outbox from "./internal/Outbox.js"
 import * as Publisher from "./internal/Publisher.js"
-import * as Service from "./internal/Service.js"
 import * as Settings from "./internal/Settings.js"
 import * as Sockets from "./internal/Sockets.js"
 import * as Subscriber from "./internal/Subscriber.js"
 import * as Topics from "./internal/Topics.js"
-import * as Warnings from "./internal/Warnings.js"
 import * as Zap from "./internal/Zap.js"
 
 /**
@@ -192,17 +191,14 @@ export interface Instance {
   readonly transport: TransportInfo
 }
 
-const labels = Metrics.transportLabel("zeromq")
-
-/** The parts both modes share: ids, warnings, local queues, the SUB socket and its bookkeeping. */
+/** The parts both modes share: the client id, the SUB socket and its bookkeeping. */
 const receiving = (
   settings: Settings.LayerSettings,
+  { labels, queues, warnings }: Backend.Context,
   options: { readonly context: zmq.Context | undefined; readonly minimumPublishers: number; readonly describe: string }
 ) =>
   Effect.gen(function*() {
     const clientId = ChannelName.randomLetters(Topics.CLIENT_ID_LENGTH)
-    const warnings = yield* Warnings.make({})
-    const queues = yield* LocalQueues.make({ transport: "zeromq", channelCapacity: settings.capacityOf })
     if (settings.curve.authorizedKeys !== undefined && options.context !== undefined) {
       yield* Zap.start(options.context, settings.curve.authorizedKeys, warnings)
     }
@@ -248,6 +244,7 @@ const receiving = (
       clientId,
       warnings,
       queues,
+      labels,
       sub,
       confirmations,
       connections: monitor.connections,
@@ -264,74 +261,74 @@ const receiving = (
 export const makeEmbedded = (
   options: EmbeddedOptions
 ): Effect.Effect<Instance, Errors.InvalidOptions, Scope.Scope> =>
-  Effect.gen(function*() {
-    const settings = yield* Settings.embedded(options)
-    const context = Sockets.context(settings.curve.authorizedKeys !== undefined)
-    const receiver = yield* receiving(settings, {
-      context,
-      minimumPublishers: 0,
-      describe: `the publishers at ${settings.subscribeAddresses.join(", ")}`
-    })
-    const { clientId, warnings } = receiver
-    const pub = yield* Sockets.acquirePublisher(settings, context)
-    yield* Monitor.watch(pub, {
-      role: "the PUB socket",
-      curve: settings.curve.server !== undefined,
-      side: "server",
-      warnings,
-      labels
-    })
-    const endpoint = yield* Sockets.bind(pub, settings.publishAddress, "publishAddress")
-    yield* Exposure.warnIfExposed({
-      role: "the PUB socket",
-      option: "publishAddress",
-      address: settings.publishAddress,
-      endpoint,
-      risk: "subscribe to and read every message this process publishes",
-      curve: settings.curve.server !== undefined,
-      curveHint: "give the layer curve.publicKey and curve.secretKey (ZeroMQ.curveKeyPair), its peers the public " +
-        "key as curve.serverPublicKey, and list their keys in curve.authorizedKeys"
-    })
-    const outbox = yield* Outbox.make(pub, {
-      capacity: settings.sendHighWaterMark,
-      role: "the PUB socket",
-      warnings,
-      delay: settings.settle
-    })
-    const settledAt = receiver.queues.now() + settings.settle
-    const publisher = yield* Publisher.make({
-      id: clientId,
-      socket: pub,
-      outbox,
-      role: "the PUB socket",
-      holdTimeout: settings.confirmTimeout,
-      holdCapacity: settings.sendHighWaterMark,
-      warnings,
-      labels
-    })
-    for (const [i, address] of settings.subscribeAddresses.entries()) {
-      yield* Sockets.connect(receiver.sub, address, `subscribeAddresses[${i}]`)
-    }
-    // The peers that are up are connected before the layer is ready, so that the first
-    // newChannel is confirmed by each of them (a peer that starts later holds direct messages for
-    // this process until its subscription arrives).
-    yield* receiver.connections.settled(settings.subscribeAddresses, settings.confirmTimeout)
-    const service = yield* Service.make({
-      ...receiver,
-      settings,
-      labels,
-      direct: publisher.direct,
-      // While settling, subscribers may still be on their way: publish group messages anyway.
-      groupLeaves: (subscription) => receiver.queues.now() < settledAt || publisher.subscribed(subscription),
-      group: outbox.offer,
-      whenRoom: outbox.whenRoom,
-      reachable: () => true,
-      unreachable: () => "the PUB socket is closed",
-      drain: outbox.drain
-    }, "the PUB socket")
-    yield* Effect.logDebug(`zeromq embedded layer ${clientId}: publishing on ${endpoint}`)
-    return { service, transport: { mode: "embedded" as const, clientId, publishEndpoint: endpoint } }
-  }).pipe(Effect.annotateLogs({ transport: "zeromq", mode: "embedded" }))
+  Effect.flatMap(Settings.embedded(options), (settings) =>
+    make(settings, (core) =>
+      Effect.gen(function*() {
+        const context = Sockets.context(settings.curve.authorizedKeys !== undefined)
+        const receiver = yield* receiving(settings, core, {
+          context,
+          minimumPublishers: 0,
+          describe: `the publishers at ${settings.subscribeAddresses.join(", ")}`
+        })
+        const { clientId, labels, warnings } = receiver
+        const pub = yield* Sockets.acquirePublisher(settings, context)
+        yield* Monitor.watch(pub, {
+          role: "the PUB socket",
+          curve: settings.curve.server !== undefined,
+          side: "server",
+          warnings,
+          labels
+        })
+        const endpoint = yield* Sockets.bind(pub, settings.publishAddress, "publishAddress")
+        yield* Exposure.warnIfExposed({
+          role: "the PUB socket",
+          option: "publishAddress",
+          address: settings.publishAddress,
+          endpoint,
+          risk: "subscribe to and read every message this process publishes",
+          curve: settings.curve.server !== undefined,
+          curveHint: "give the layer curve.publicKey and curve.secretKey (ZeroMQ.curveKeyPair), its peers the public " +
+            "key as curve.serverPublicKey, and list their keys in curve.authorizedKeys"
+        })
+        const outbox = yield* Outbox.make(pub, {
+          capacity: settings.sendHighWaterMark,
+          role: "the PUB socket",
+          warnings,
+          delay: settings.settle
+        })
+        const settledAt = receiver.queues.now() + settings.settle
+        const publisher = yield* Publisher.make({
+          id: clientId,
+          socket: pub,
+          outbox,
+          role: "the PUB socket",
+          holdTimeout: settings.confirmTimeout,
+          holdCapacity: settings.sendHighWaterMark,
+          warnings,
+          labels
+        })
+        for (const [i, address] of settings.subscribeAddresses.entries()) {
+          yield* Sockets.connect(receiver.sub, address, `subscribeAddresses[${i}]`)
+        }
+        // The peers that are up are connected before the layer is ready, so that the first
+        // newChannel is confirmed by each of them (a peer that starts later holds direct messages for
+        // this process until its subscription arrives).
+        yield* receiver.connections.settled(settings.subscribeAddresses, settings.confirmTimeout)
+        const backend = yield* ZeroMQBackend.make({
+          ...receiver,
+          settings,
+          direct: publisher.direct,
+          // While settling, subscribers may still be on their way: publish group messages anyway.
+          groupLeaves: (subscription) => receiver.queues.now() < settledAt || publisher.subscribed(subscription),
+          group: outbox.offer,
+          whenRoom: outbox.whenRoom,
+          reachable: () => true,
+          unreachable: () => "the PUB socket is closed",
+          drain: outbox.drain
+        }, "the PUB socket")
+        yield* Effect.logDebug(`zeromq embedded layer ${clientId}: publishing on ${endpoint}`)
+        return { ...backend, info: { mode: "embedded" as const, clientId, publishEndpoint: endpoint } }
+      }))).pipe(Effect.annotateLogs({ mode: "embedded" }))
 
 /**
  * Makes a dedicated layer instance (a client of the proxy) in the current scope.
@@ -342,50 +339,73 @@ export const makeEmbedded = (
 export const makeDedicated = (
   options: DedicatedOptions
 ): Effect.Effect<Instance, Errors.InvalidOptions, Scope.Scope> =>
-  Effect.gen(function*() {
-    const settings = yield* Settings.dedicated(options)
-    const receiver = yield* receiving(settings, {
-      context: undefined,
-      minimumPublishers: 1,
-      describe: `the proxy at ${settings.subscribeAddress}`
-    })
-    const { clientId, warnings } = receiver
-    const push = yield* Sockets.acquire(() =>
-      new zmq.Push({
-        ...Sockets.base(settings, undefined),
-        ...Sockets.curveClient(settings),
-        sendHighWaterMark: settings.sendHighWaterMark
-      })
-    )
-    const pushConnections = yield* Monitor.watch(push, {
-      role: "the PUSH socket",
-      curve: settings.curve.client !== undefined,
-      side: "client",
-      warnings,
-      labels
-    })
-    const outbox = yield* Outbox.make(push, { capacity: settings.sendHighWaterMark, role: "the PUSH socket", warnings })
-    yield* Sockets.connect(push, settings.pushAddress, "pushAddress")
-    yield* Sockets.connect(receiver.sub, settings.subscribeAddress, "subscribeAddress")
-    const service = yield* Service.make({
-      ...receiver,
-      settings,
-      labels,
-      direct: (_clientId, frames) => outbox.offer(frames) ? "queued" : "full",
-      groupLeaves: () => true,
-      group: outbox.offer,
-      whenRoom: outbox.whenRoom,
-      reachable: () => pushConnections.connected().size > 0,
-      unreachable: () =>
-        `the proxy at ${settings.pushAddress} is unreachable and ${outbox.size()} messages wait for it` +
-        (pushConnections.lastProblem() === undefined ? "" : ` (${pushConnections.lastProblem()})`),
-      drain: outbox.drain
-    }, "the PUSH socket")
-    yield* Effect.logDebug(
-      `zeromq dedicated layer ${clientId}: pushing to ${settings.pushAddress}, subscribed to ${settings.subscribeAddress}`
-    )
-    return { service, transport: { mode: "dedicated" as const, clientId, publishEndpoint: undefined } }
-  }).pipe(Effect.annotateLogs({ transport: "zeromq", mode: "dedicated" }))
+  Effect.flatMap(Settings.dedicated(options), (settings) =>
+    make(settings, (core) =>
+      Effect.gen(function*() {
+        const receiver = yield* receiving(settings, core, {
+          context: undefined,
+          minimumPublishers: 1,
+          describe: `the proxy at ${settings.subscribeAddress}`
+        })
+        const { clientId, labels, warnings } = receiver
+        const push = yield* Sockets.acquire(() =>
+          new zmq.Push({
+            ...Sockets.base(settings, undefined),
+            ...Sockets.curveClient(settings),
+            sendHighWaterMark: settings.sendHighWaterMark
+          })
+        )
+        const pushConnections = yield* Monitor.watch(push, {
+          role: "the PUSH socket",
+          curve: settings.curve.client !== undefined,
+          side: "client",
+          warnings,
+          labels
+        })
+        const outbox = yield* Outbox.make(push, {
+          capacity: settings.sendHighWaterMark,
+          role: "the PUSH socket",
+          warnings
+        })
+        yield* Sockets.connect(push, settings.pushAddress, "pushAddress")
+        yield* Sockets.connect(receiver.sub, settings.subscribeAddress, "subscribeAddress")
+        const backend = yield* ZeroMQBackend.make({
+          ...receiver,
+          settings,
+          direct: (_clientId, frames) => outbox.offer(frames) ? "queued" : "full",
+          groupLeaves: () => true,
+          group: outbox.offer,
+          whenRoom: outbox.whenRoom,
+          reachable: () => pushConnections.connected().size > 0,
+          unreachable: () =>
+            `the proxy at ${settings.pushAddress} is unreachable and ${outbox.size()} messages wait for it` +
+            (pushConnections.lastProblem() === undefined ? "" : ` (${pushConnections.lastProblem()})`),
+          drain: outbox.drain
+        }, "the PUSH socket")
+        yield* Effect.logDebug(
+          `zeromq dedicated layer ${clientId}: pushing to ${settings.pushAddress}, subscribed to ${settings.subscribeAddress}`
+        )
+        return { ...backend, info: { mode: "dedicated" as const, clientId, publishEndpoint: undefined } }
+      }))).pipe(Effect.annotateLogs({ mode: "dedicated" }))
+
+/** Builds the service on the backend `backend` makes, with the settings both modes share. */
+const make = (
+  settings: Settings.LayerSettings,
+  backend: (
+    context: Backend.Context
+  ) => Effect.Effect<Backend.Backend & { readonly info: TransportInfo }, Errors.InvalidOptions, Scope.Scope>
+): Effect.Effect<Instance, Errors.InvalidOptions, Scope.Scope> =>
+  Effect.map(
+    ChannelLayer.make({
+      transport: "zeromq",
+      expiry: settings.expiry,
+      capacityOf: settings.capacityOf,
+      maxMessageSize: settings.maxMessageSize,
+      deadlineInEnvelope: true,
+      backend
+    }),
+    (made) => ({ service: made.service, transport: made.backend.info })
+  )
 
 const toLayer = <E>(make: Effect.Effect<Instance, E, Scope.Scope>) =>
   Layer.scopedContext(

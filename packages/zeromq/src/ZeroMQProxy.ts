@@ -13,7 +13,7 @@
  *
  * @since 0.1.0
  */
-import { type Errors, Metrics } from "@channel-layer/core"
+import { type Errors, Metrics, Warnings } from "@channel-layer/core"
 import type { ConfigError, Duration, Scope } from "effect"
 import { Config, Context, Effect, Layer, Schedule } from "effect"
 import { randomBytes } from "node:crypto"
@@ -26,7 +26,6 @@ import * as Reader from "./internal/Reader.js"
 import * as Settings from "./internal/Settings.js"
 import * as Sockets from "./internal/Sockets.js"
 import * as Topics from "./internal/Topics.js"
-import * as Warnings from "./internal/Warnings.js"
 import * as Zap from "./internal/Zap.js"
 import * as ZeroMQMetrics from "./ZeroMQMetrics.js"
 

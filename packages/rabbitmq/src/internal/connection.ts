@@ -2,29 +2,20 @@
  * The connection manager: one background fiber that connects when the layer is first used and
  * then reconnects forever, and the state the send path reads without waiting.
  *
- * Each connection is a session: dial (every address in turn), open a publisher-confirm channel
- * and a control channel, declare the groups exchange and the layer's queue (the same name every
- * time), bind every group that has local members, set the prefetch and consume. Only then is the
- * session live. The first declare retries with a fresh name when the name is taken; later
- * declares keep the name, since channel names handed out embed it.
- *
- * The queue outlives the connection: it is not exclusive, and the broker deletes it only when no
- * connection has used it for `queueExpiry` (`x-expires`), or when the layer closes. A reconnect
- * finds it with its bindings and whatever was sent meanwhile; the deliveries the lost connection
- * left unacknowledged come again, flagged redelivered (see `Redeliveries`). The queue has
- * `x-single-active-consumer`: a new connection's consumer may register while the broker still
- * believes the old one alive (a hung link, until heartbeats tell), and takes over once it is gone.
+ * Each connection is a `Session`. The queue outlives it: it is not exclusive, and the broker
+ * deletes it only when no connection has used it for `queueExpiry` (`x-expires`), or when the
+ * layer closes. A reconnect finds it with its bindings and whatever was sent meanwhile; the
+ * deliveries the lost connection left unacknowledged come again, flagged redelivered (see
+ * `Redeliveries`). The queue has `x-single-active-consumer`: a new connection's consumer may
+ * register while the broker still believes the old one alive (a hung link, until heartbeats
+ * tell), and takes over once it is gone.
  *
  * After a connection that was live is lost, reconnect attempts come at most `FAST_RETRY_CAP`
  * apart for `FAST_RETRY_WINDOW` (a broker restart or a cut link is typically back within
  * seconds); after that, `retrySchedule` alone sets the pace.
- *
- * amqplib's events update the state synchronously (a publish never goes to a channel known to be
- * closed); the fiber then closes what is left, logs, backs off along `retrySchedule` and starts
- * over.
  */
-import { ChannelName, Errors, Metrics } from "@channel-layer/core"
-import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options as AmqpOptions } from "amqplib"
+import { Errors, Metrics } from "@channel-layer/core"
+import type { Channel, ChannelModel } from "amqplib"
 import type { Scope } from "effect"
 import {
   Clock,
@@ -33,49 +24,20 @@ import {
   Effect,
   Exit,
   FiberId,
+  FiberSet,
   Option,
-  Runtime,
   Schedule,
   Stream,
   SubscriptionRef
 } from "effect"
 import * as RabbitMQMetrics from "../RabbitMQMetrics.js"
-import { Acker } from "./acker.js"
 import * as Dial from "./dial.js"
 import { describeError, type Lookup } from "./endpoints.js"
-import { exchangeRefused, queueRefused, SetupRefused } from "./errors.js"
+import { SetupRefused } from "./errors.js"
 import type { Resolved } from "./options.js"
-import { Unconfirmed } from "./returns.js"
-
-/** A connection that is set up and serving. */
-export interface Live {
-  readonly generation: number
-  readonly model: ChannelModel
-  readonly publisher: ConfirmChannel
-  readonly control: Channel
-  readonly queue: string
-  /** The direct publishes of `publisher` awaiting their confirm (see `Unconfirmed`). */
-  readonly unconfirmed: Unconfirmed
-}
-
-/** What the manager needs from the layer. */
-export interface Handlers {
-  /** Groups with local members, bound on every (re)connect. */
-  readonly groups: () => ReadonlyArray<string>
-  /** One delivery from `queue`; must not throw. */
-  readonly onDelivery: (acker: Acker, message: ConsumeMessage, queue: string) => void
-  /**
-   * A session ended; `unsettled` are the bodies of its deliveries that the broker may hand over
-   * again (see `Acker.close`).
-   */
-  readonly onLost: (unsettled: ReadonlyArray<Uint8Array>) => void
-  /**
-   * The broker returned a mandatory publish it could not route: a direct send to a queue that
-   * does not exist, or a group send no queue is bound for. `ofSend` tells whether it matched a
-   * direct send of this layer awaiting its confirm (which then fails).
-   */
-  readonly onReturned: (message: ConsumeMessage, ofSend: boolean) => void
-}
+import { type Handlers, type Live, Session } from "./session.js"
+import { closeModel } from "./session.js"
+import { QueueName } from "./topology.js"
 
 /** Test seams. */
 export interface Hooks {
@@ -105,78 +67,6 @@ export interface Manager {
   readonly connections: Stream.Stream<ChannelModel>
 }
 
-/**
- * How long acks may wait to go out together (see `Acker`): a quarter of the prefetch window, for
- * at most 2 ms.
- */
-const ackHold = (prefetch: number) => ({ count: Math.max(1, Math.floor(prefetch / 4)), millis: 2 })
-
-/** A fresh queue name the way the Python layer makes them. */
-export const randomQueueName = (): string => `channels_${ChannelName.randomLetters(12)}`
-
-const NAME_ATTEMPTS = 5
-
-/** A declare refused because the name is taken: locked by another connection, or different arguments. */
-const isNameConflict = (error: unknown): boolean => {
-  const code = (error as { code?: unknown } | undefined)?.code
-  return code === 405 || code === 406
-}
-
-const ignore = () => {}
-
-/**
- * How the layer's queue is declared: the Python layer's arguments (capacity, overflow, message
- * TTL) and what keeps it across reconnects (not exclusive, `x-expires`, a single active consumer).
- * A quorum queue is durable by nature; a classic one is not, and goes with its node.
- */
-export const queueOptions = (options: Resolved): AmqpOptions.AssertQueue => ({
-  exclusive: false,
-  durable: options.queueType === "quorum",
-  autoDelete: false,
-  arguments: {
-    ...(options.queueType === "quorum" ? { "x-queue-type": "quorum" } : {}),
-    "x-max-length": options.remoteCapacity,
-    "x-overflow": "reject-publish",
-    "x-message-ttl": Math.trunc(options.expiry),
-    "x-expires": options.queueExpiry,
-    "x-single-active-consumer": true
-  }
-})
-
-/** Why a connection attempt failed, and whether retrying can help. */
-interface Failure {
-  readonly reason: string
-  readonly permanent: boolean
-}
-
-/** Everything about one connection attempt. */
-class Session {
-  /** Set once the session is set up; channel closures then end it. */
-  armed = false
-  lost = false
-  live: Live | undefined = undefined
-  control: Channel | undefined = undefined
-  acker: Acker | undefined = undefined
-  readonly unconfirmed = new Unconfirmed()
-  /** Groups bound during setup. */
-  boundGroups = 0
-  /** The last error amqplib reported on the connection or a channel. */
-  error: string | undefined = undefined
-  readonly lostSignal = Deferred.unsafeMake<string>(FiberId.none)
-  constructor(readonly generation: number, readonly model: ChannelModel) {}
-}
-
-/** Closes a connection: politely first, then the socket. */
-const closeModel = (model: ChannelModel) =>
-  Effect.tryPromise(() => model.close()).pipe(
-    Effect.timeout(Duration.seconds(2)),
-    Effect.ignore,
-    Effect.zipRight(Effect.sync(() => {
-      const stream = (model.connection as unknown as { stream?: { destroy?: () => void } }).stream
-      stream?.destroy?.()
-    }))
-  )
-
 /** How far apart reconnect attempts are at most, right after a live connection was lost. */
 export const FAST_RETRY_CAP = Duration.millis(500)
 
@@ -185,6 +75,42 @@ export const FAST_RETRY_WINDOW = Duration.seconds(30)
 
 /** Connect failures within this interval of a logged one are logged at debug level only. */
 const FAILURE_LOG_INTERVAL = 5000
+
+/** A connection that lived less than this is a failure too: the loop backs off after it. */
+const SHORT_LIVED = 1000
+
+/** Why a connection attempt failed, and whether retrying can help. */
+interface Failure {
+  readonly reason: string
+  readonly permanent: boolean
+}
+
+/** Waiting for a live session; failed by a permanent refusal or the layer closing. */
+type Ready = Deferred.Deferred<Live, Errors.ConnectionClosed | Errors.LayerClosed>
+const newReady = (): Ready => Deferred.unsafeMake(FiberId.none)
+
+const refusedError = (reason: string) =>
+  new Errors.ConnectionClosed({
+    reason: `RabbitMQ refused the connection, and waiting will not change that: ${reason}`
+  })
+
+/**
+ * `retrySchedule` with its delays capped at `FAST_RETRY_CAP` (jittered, so that many processes
+ * cut at once do not come back in step) while less than `FAST_RETRY_WINDOW` has passed since
+ * `lostAt()`.
+ */
+const reconnectSchedule = (schedule: Schedule.Schedule<unknown, unknown>, lostAt: () => number) =>
+  Schedule.modifyDelayEffect(
+    schedule,
+    (_, delay) =>
+      Effect.map(
+        Clock.currentTimeMillis,
+        (now): Duration.DurationInput =>
+          now - lostAt() < Duration.toMillis(FAST_RETRY_WINDOW)
+            ? Duration.min(delay, Duration.times(FAST_RETRY_CAP, 0.8 + 0.4 * Math.random()))
+            : delay
+      )
+  )
 
 /**
  * Makes the manager; its fiber lives in the current scope, and closing the scope deletes the
@@ -196,156 +122,61 @@ export const make = (
   hooks: Hooks = {}
 ): Effect.Effect<Manager, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const nextName = hooks.queueName ?? randomQueueName
-    const runtime = yield* Effect.runtime<never>()
-    const runFork = Runtime.runFork(runtime)
+    const name = new QueueName(hooks.queueName)
+    // amqplib's events log through fibers of the layer's scope.
+    const runFork = yield* FiberSet.makeRuntime<never>()
+    const log = (effect: Effect.Effect<void>) => {
+      runFork(effect.pipe(Effect.annotateLogs({ transport: "rabbitmq", queue: name.current })))
+    }
     const demanded = yield* Effect.makeLatch(false)
     const connectionsRef = yield* SubscriptionRef.make(Option.none<ChannelModel>())
 
-    let queueName = nextName()
-    let nameFinal = false
-    let live: Live | undefined = undefined
-    let liveSession: Session | undefined = undefined
-    let control: Channel | undefined = undefined
-    let ready = Deferred.unsafeMake<Live, Errors.ConnectionClosed | Errors.LayerClosed>(FiberId.none)
+    /** The session being set up or live. */
+    let current: Session | undefined = undefined
+    let ready = newReady()
     let closed = false
     let lastError: string | undefined = undefined
     /** Set while the broker refuses this layer for a reason retrying cannot fix. */
     let refused: string | undefined = undefined
-    const refusedError = (reason: string) =>
-      new Errors.ConnectionClosed({
-        reason: `RabbitMQ refused the connection, and waiting will not change that: ${reason}`
-      })
 
-    const log = (effect: Effect.Effect<void>) => {
-      runFork(effect.pipe(Effect.annotateLogs({ transport: "rabbitmq", queue: queueName })))
-    }
+    const liveNow = () => current !== undefined && !current.lost ? current.live : undefined
 
-    /** Ends a session's claim on the shared state; idempotent. Runs inside amqplib's events. */
-    const lose = (session: Session, reason: string) => {
-      if (session.lost) return
-      session.lost = true
-      const unsettled = session.acker?.close() ?? []
-      if (control !== undefined && control === session.control) control = undefined
-      if (live !== undefined && live === session.live) {
-        live = undefined
-        liveSession = undefined
-        ready = Deferred.unsafeMake<Live, Errors.ConnectionClosed | Errors.LayerClosed>(FiberId.none)
-        if (closed) Deferred.unsafeDone(ready, Exit.fail(new Errors.LayerClosed()))
-      }
-      Deferred.unsafeDone(session.lostSignal, Exit.succeed(reason))
-      handlers.onLost(unsettled)
-    }
-
-    /** Ends a session and closes its connection (the loop then reconnects). */
-    const abandon = (session: Session, reason: string) => {
-      lose(session, reason)
-      session.model.close().catch(ignore)
-    }
-
-    const watch = (session: Session, channel: Channel, role: string) => {
-      channel.on("error", (error: unknown) => {
-        session.error = `${role} channel: ${describeError(error)}`
-      })
-      channel.on("close", () => {
-        // When the whole connection closes, amqplib closes the channels first and then reports
-        // the connection's reason: let that reason win.
-        if (session.armed) queueMicrotask(() => abandon(session, session.error ?? `the ${role} channel closed`))
-      })
-      return channel
-    }
-
-    const declareQueue = async (session: Session, first: Channel): Promise<Channel> => {
-      let channel = first
-      for (let attempt = 1;; attempt++) {
-        try {
-          await channel.assertQueue(queueName, queueOptions(options))
-          nameFinal = true
-          return channel
-        } catch (error) {
-          if (nameFinal || session.lost || attempt >= NAME_ATTEMPTS || !isNameConflict(error)) {
-            throw queueRefused(queueName, error)
-          }
-          const taken = queueName
-          queueName = nextName()
-          log(Effect.logWarning(
-            `queue name ${taken} is taken (${describeError(error)}); trying ${queueName} instead`
-          ))
-          channel = watch(session, await session.model.createChannel(), "control")
+    /** A session ended: the state it held is dropped at once, in amqplib's event. */
+    const sessionHandlers = (session: () => Session): Handlers => ({
+      ...handlers,
+      onLost: (unsettled) => {
+        if (current === session()) {
+          if (session().live !== undefined) ready = newReady()
+          if (closed) Deferred.unsafeDone(ready, Exit.fail(new Errors.LayerClosed()))
         }
+        handlers.onLost(unsettled)
       }
-    }
-
-    /** Sets up a dialled connection; resolves with the live session. */
-    const setup = async (session: Session): Promise<Live> => {
-      const { model } = session
-      const publisher = watch(session, await model.createConfirmChannel(), "publisher") as ConfirmChannel
-      let closedEarly = false
-      publisher.once("close", () => closedEarly = true)
-      publisher.on("return", (message: ConsumeMessage) => {
-        const { exchange, routingKey } = message.fields
-        handlers.onReturned(message, exchange === "" && session.unconfirmed.returned(routingKey, message.content))
-      })
-      const first = watch(session, await model.createChannel(), "control")
-      await first.assertExchange(options.groupsExchange, "direct", { durable: false, autoDelete: false }).catch(
-        (error) => Promise.reject(exchangeRefused(options.groupsExchange, error))
-      )
-      const channel = await declareQueue(session, first)
-      channel.once("close", () => closedEarly = true)
-      if (session.lost || closed) throw new Error(session.error ?? "the connection closed during setup")
-      // From here on, membership changes issue their bind/unbind on this channel, after these.
-      const groups = handlers.groups()
-      control = channel
-      session.control = channel
-      session.boundGroups = groups.length
-      const acker = new Acker(channel, options.localCapacity, ackHold(options.localCapacity))
-      session.acker = acker
-      const queue = queueName
-      await Promise.all([
-        ...groups.map((group) => channel.bindQueue(queue, options.groupsExchange, group)),
-        channel.prefetch(options.localCapacity)
-      ])
-      await channel.consume(queue, (message) => {
-        if (message === null) abandon(session, `the broker cancelled the consumer of ${queue}`)
-        else handlers.onDelivery(acker, message, queue)
-      }, { noAck: false })
-      if (closedEarly || session.lost || closed) throw new Error(session.error ?? "a channel closed during setup")
-      session.armed = true
-      const result: Live = {
-        generation: session.generation,
-        model,
-        publisher,
-        control: channel,
-        queue,
-        unconfirmed: session.unconfirmed
-      }
-      session.live = result
-      return result
-    }
+    })
 
     /**
      * One connection, from dialling to its loss. Fails when it could not be set up; succeeds with
-     * the reason it was lost once it had been live.
+     * the reason it was lost once it had been live, and how long it lived.
      */
-    const session = (generation: number, reconnecting: boolean) =>
+    const connect = (reconnecting: boolean) =>
       Effect.scoped(Effect.gen(function*() {
         const { model, target } = yield* Effect.acquireRelease(
-          Dial.dial(options, `channel-layer ${queueName}`, hooks.lookup),
+          Dial.dial(options, `channel-layer ${name.current}`, hooks.lookup),
           ({ model }) => closeModel(model)
         ).pipe(Effect.mapError((error): Failure => ({ reason: error.reason, permanent: error.permanent })))
-        const session = new Session(generation, model)
+        const session: Session = new Session(model, sessionHandlers(() => session))
+        current = session
         model.on("error", (error: unknown) => {
           session.error = describeError(error)
         })
         model.on("close", (error?: unknown) => {
-          lose(session, error === undefined ? session.error ?? "closed" : describeError(error))
+          session.lose(error === undefined ? session.error ?? "closed" : describeError(error))
         })
         model.on("blocked", (reason: unknown) => {
           log(Effect.logWarning(`RabbitMQ blocked the connection (${String(reason)}): publishes wait until it lifts`))
         })
         model.on("unblocked", () => log(Effect.logInfo("RabbitMQ unblocked the connection")))
-        const result = yield* Effect.tryPromise({
-          try: () => setup(session),
+        const live = yield* Effect.tryPromise({
+          try: () => session.setup(options, name, () => closed, (line) => log(Effect.logWarning(line))),
           catch: (error): Failure => ({
             reason: `${target.label}: ${describeError(error)}`,
             permanent: error instanceof SetupRefused
@@ -357,9 +188,9 @@ export const make = (
               (reason) => Effect.fail<Failure>({ reason: `${target.label}: ${reason}`, permanent: false })
             )
           ),
-          Effect.tapError((failure) => Effect.sync(() => lose(session, failure.reason)))
+          Effect.tapError((failure) => Effect.sync(() => session.lose(failure.reason)))
         )
-        // Publish it in one step with the check: amqplib events may have ended it meanwhile.
+        // Published in one step with the check: amqplib events may have ended it meanwhile.
         yield* Effect.suspend(() => {
           if (session.lost) {
             return Effect.fail<Failure>({
@@ -367,9 +198,7 @@ export const make = (
               permanent: false
             })
           }
-          live = result
-          liveSession = session
-          Deferred.unsafeDone(ready, Exit.succeed(result))
+          Deferred.unsafeDone(ready, Exit.succeed(live))
           return Effect.void
         })
         const startedAt = yield* Clock.currentTimeMillis
@@ -377,76 +206,67 @@ export const make = (
         if (reconnecting) {
           Metrics.reconnects.unsafeUpdate(1, Metrics.transportLabel("rabbitmq"))
           yield* Effect.logInfo(
-            `reconnected to ${target.label}; queue ${result.queue} declared again, ${session.boundGroups} groups bound again`
+            `reconnected to ${target.label}; queue ${live.queue} declared again, ${session.boundGroups} groups bound again`
           )
         } else {
-          yield* Effect.logDebug(`connected to ${target.label}; queue ${result.queue}`)
+          yield* Effect.logDebug(`connected to ${target.label}; queue ${live.queue}`)
         }
         const reason = yield* Deferred.await(session.lostSignal)
         yield* SubscriptionRef.set(connectionsRef, Option.none())
         return { reason, uptime: (yield* Clock.currentTimeMillis) - startedAt }
       }))
 
-    /** When the last live connection was lost: attempts soon after that are kept close together. */
+    /** When the last live connection was lost. */
     let lostAt = Number.NEGATIVE_INFINITY
-    const retrySchedule = Schedule.modifyDelayEffect(
-      options.retrySchedule,
-      (_, delay) =>
-        Effect.map(Clock.currentTimeMillis, (now): Duration.DurationInput =>
-          now - lostAt < Duration.toMillis(FAST_RETRY_WINDOW)
-            // Jittered, so that many processes cut at once do not come back in step.
-            ? Duration.min(delay, Duration.times(FAST_RETRY_CAP, 0.8 + 0.4 * Math.random()))
-            : delay)
-    )
     let lastFailureLog = Number.NEGATIVE_INFINITY
+
+    /** Logs a failed attempt (at debug level when one was logged less than a few seconds ago). */
+    const failed = (attempt: number, reconnecting: boolean, failure: Failure) =>
+      Effect.gen(function*() {
+        lastError = failure.reason
+        RabbitMQMetrics.connectFailures.unsafeUpdate(1, Metrics.transportLabel("rabbitmq"))
+        const now = yield* Clock.currentTimeMillis
+        const line = `cannot connect to RabbitMQ (attempt ${attempt}${reconnecting ? " to reconnect" : ""}): ` +
+          failure.reason
+        if (now - lastFailureLog < FAILURE_LOG_INTERVAL && !failure.permanent) return yield* Effect.logDebug(line)
+        lastFailureLog = now
+        yield* Effect.logWarning(line)
+      })
 
     const loop = Effect.gen(function*() {
       yield* demanded.await
-      const driver = yield* Schedule.driver(retrySchedule)
+      const driver = yield* Schedule.driver(reconnectSchedule(options.retrySchedule, () => lostAt))
+      // A schedule that ends starts over after a second: the layer never stops reconnecting.
       const backoff = (input: unknown) =>
-        driver.next(input).pipe(
-          Effect.catchAll(() =>
-            Effect.zipRight(driver.reset, Effect.sleep(Duration.seconds(1)))
-          )
-        )
+        driver.next(input).pipe(Effect.catchAll(() => Effect.zipRight(driver.reset, Effect.sleep(Duration.seconds(1)))))
       let connectedOnce = false
       let failures = 0
-      for (let generation = 1;; generation++) {
-        const outcome = yield* Effect.either(session(generation, connectedOnce))
+      // Until the layer closes (deleting the queue then cancels the consumer: that is no reason
+      // to connect again).
+      while (!closed) {
+        const outcome = yield* Effect.either(connect(connectedOnce))
         if (outcome._tag === "Left") {
           failures++
-          const { permanent, reason } = outcome.left
-          lastError = reason
-          RabbitMQMetrics.connectFailures.unsafeUpdate(1, Metrics.transportLabel("rabbitmq"))
-          const now = yield* Clock.currentTimeMillis
-          const line = `cannot connect to RabbitMQ (attempt ${failures}${
-            connectedOnce ? " to reconnect" : ""
-          }): ${reason}`
-          if (now - lastFailureLog >= FAILURE_LOG_INTERVAL || permanent) {
-            lastFailureLog = now
-            yield* Effect.logWarning(line)
-          } else {
-            yield* Effect.logDebug(line)
-          }
-          refused = permanent ? reason : undefined
+          yield* failed(failures, connectedOnce, outcome.left)
+          refused = outcome.left.permanent ? outcome.left.reason : undefined
           // Waiting cannot help: fail whoever waits now, and later callers at once, until a
           // connection succeeds (the loop keeps trying).
-          if (permanent && !closed) {
+          if (refused !== undefined && !closed) {
             const waiting = ready
-            ready = Deferred.unsafeMake<Live, Errors.ConnectionClosed | Errors.LayerClosed>(FiberId.none)
-            Deferred.unsafeDone(waiting, Exit.fail(refusedError(reason)))
+            ready = newReady()
+            Deferred.unsafeDone(waiting, Exit.fail(refusedError(refused)))
           }
-          yield* backoff(reason)
+          yield* backoff(outcome.left.reason)
           continue
         }
+        if (closed) break
         connectedOnce = true
         refused = undefined
         failures = 0
         lastError = outcome.right.reason
         lastFailureLog = Number.NEGATIVE_INFINITY
         yield* Effect.logWarning(`lost the connection to RabbitMQ: ${outcome.right.reason}; reconnecting`)
-        // A connection that dies right after it opened is a failure too: back off.
-        if (outcome.right.uptime < 1000) {
+        if (outcome.right.uptime < SHORT_LIVED) {
           yield* backoff(outcome.right.reason)
         } else {
           lostAt = yield* Clock.currentTimeMillis
@@ -465,7 +285,7 @@ export const make = (
       Effect.suspend(() => {
         closed = true
         Deferred.unsafeDone(ready, Exit.fail(new Errors.LayerClosed()))
-        const last = live
+        const last = liveNow()
         if (last === undefined) return Effect.void
         return Effect.tryPromise(() => last.control.deleteQueue(last.queue)).pipe(
           Effect.timeout(Duration.seconds(2)),
@@ -476,6 +296,7 @@ export const make = (
 
     const awaitLive: Manager["awaitLive"] = Effect.suspend(() => {
       if (closed) return Effect.fail(new Errors.LayerClosed())
+      const live = liveNow()
       if (live !== undefined) return Effect.succeed(live)
       if (refused !== undefined) return Effect.fail(refusedError(refused))
       demanded.unsafeOpen()
@@ -492,13 +313,13 @@ export const make = (
     })
 
     return {
-      queueName: () => queueName,
-      current: () => live,
-      control: () => control,
+      queueName: () => name.current,
+      current: liveNow,
+      control: () => current !== undefined && !current.lost ? current.control : undefined,
       awaitLive,
       demand: () => demanded.unsafeOpen(),
       broken: (broken, reason) => {
-        if (broken === live && liveSession !== undefined) abandon(liveSession, reason)
+        if (current !== undefined && current.live === broken) current.abandon(reason)
       },
       isClosed: () => closed,
       connections: connectionsRef.changes.pipe(Stream.filterMap((model) => model))

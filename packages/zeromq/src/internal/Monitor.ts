@@ -5,11 +5,10 @@
  *
  * @since 0.1.0
  */
-import { Metrics } from "@channel-layer/core"
+import { Metrics, type Warnings } from "@channel-layer/core"
 import type { MetricLabel, Scope } from "effect"
 import { Duration, Effect, Schedule } from "effect"
 import type * as zmq from "zeromq"
-import type * as Warnings from "./Warnings.js"
 
 /**
  * What a monitor knows about a socket's connections.

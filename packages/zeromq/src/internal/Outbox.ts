@@ -15,10 +15,10 @@
  *
  * @since 0.1.0
  */
+import type { Warnings } from "@channel-layer/core"
 import { Fifo } from "@channel-layer/core/Fifo"
 import type { Scope } from "effect"
 import { Duration, Effect } from "effect"
-import type * as Warnings from "./Warnings.js"
 
 /**
  * A multipart message.

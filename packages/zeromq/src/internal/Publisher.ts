@@ -15,6 +15,7 @@
  *
  * @since 0.1.0
  */
+import type { Warnings } from "@channel-layer/core"
 import { Fifo } from "@channel-layer/core/Fifo"
 import type { MetricLabel, Scope } from "effect"
 import { Duration, Effect, Schedule } from "effect"
@@ -23,7 +24,6 @@ import * as ZeroMQMetrics from "../ZeroMQMetrics.js"
 import type * as Outbox from "./Outbox.js"
 import * as Reader from "./Reader.js"
 import * as Topics from "./Topics.js"
-import type * as Warnings from "./Warnings.js"
 
 /**
  * What happened to a direct message handed to a publisher: queued for the socket, held for a

@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import { Codec, type LocalQueues, Metrics } from "@channel-layer/core"
+import { Codec, type LocalQueues, Metrics, type Warnings } from "@channel-layer/core"
 import type { MetricLabel, Scope } from "effect"
 import { Effect, Either } from "effect"
 import type * as zmq from "zeromq"
@@ -17,7 +17,6 @@ import * as ZeroMQMetrics from "../ZeroMQMetrics.js"
 import type * as Confirmations from "./Confirmations.js"
 import * as Reader from "./Reader.js"
 import * as Topics from "./Topics.js"
-import type * as Warnings from "./Warnings.js"
 
 /**
  * What the reader needs.

@@ -6,13 +6,12 @@
  *
  * @since 0.1.0
  */
-import { Errors } from "@channel-layer/core"
+import { Errors, type Warnings } from "@channel-layer/core"
 import type { Scope } from "effect"
 import { Effect } from "effect"
 import * as zmq from "zeromq"
 import * as Reader from "./Reader.js"
 import * as Sockets from "./Sockets.js"
-import type * as Warnings from "./Warnings.js"
 import * as Z85 from "./Z85.js"
 
 /**

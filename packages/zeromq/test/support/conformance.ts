@@ -36,7 +36,6 @@ export const subject = (target: Addresses): Conformance.Subject => ({
       return secondOfMultiInstanceTest() ? remoteLayer("dedicated", options) : ZeroMQ.layerDedicated(options)
     })),
   capabilities: {
-    flush: false,
     normalChannels: false,
     capacity: { slack: 0 },
     channelCapacity: true,

@@ -1,4 +1,4 @@
-import { ChannelLayer, Errors } from "@channel-layer/core"
+import { ChannelLayer } from "@channel-layer/core"
 import { Effect, Layer } from "effect"
 import { expect } from "vitest"
 import { type Agent, startAgent } from "./processes.js"
@@ -34,14 +34,12 @@ export const remoteLayer = (
           )
         })
       const service: ChannelLayer.ChannelLayerService = {
-        extensions: new Set(["groups"]),
         newChannel: (prefix) => call({ op: "newChannel", prefix }),
         send: (channel, message) => call({ op: "send", channel, message }),
         receive: (channel) => call({ op: "receive", channel, timeoutMs: 60_000 }),
         groupAdd: (group, channel) => call({ op: "groupAdd", group, channel }),
         groupDiscard: (group, channel) => call({ op: "groupDiscard", group, channel }),
-        groupSend: (group, message) => call({ op: "groupSend", group, message }),
-        flush: Effect.fail(new Errors.LayerClosed())
+        groupSend: (group, message) => call({ op: "groupSend", group, message })
       }
       return service
     })
