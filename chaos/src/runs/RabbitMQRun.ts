@@ -1,0 +1,84 @@
+/**
+ * The RabbitMQ run: a node of its own on free ports, one TCP proxy per process between it and the
+ * node, connections cut every 2 to 5 s on one side or both, and the node's application stopped
+ * and started once in the middle.
+ */
+import { Rabbitmqctl, RabbitNode, TcpProxy } from "@channel-layer/testing"
+import type { Scope } from "effect"
+import { Effect, Random, Ref } from "effect"
+import type { CutSide } from "../Faults.js"
+import type { TransportSpec } from "../Protocol.js"
+import type { RunResult } from "../Report.js"
+import * as Session from "../Session.js"
+
+export const run = (settings: Session.RunSettings): Effect.Effect<RunResult, unknown, Scope.Scope> =>
+  Effect.gen(function*() {
+    const node = yield* RabbitNode.startNode({ namePrefix: "chaos" })
+    const target = { host: "127.0.0.1", port: node.port }
+    const proxies = {
+      producer: yield* TcpProxy.make({ target }),
+      consumer: yield* TcpProxy.make({ target })
+    }
+    const spec = (proxy: TcpProxy.TcpProxy): TransportSpec => ({
+      _tag: "RabbitMQ",
+      url: proxy.url(),
+      expiryMillis: settings.expiryMillis
+    })
+    return yield* Session.run(
+      "rabbitmq",
+      settings,
+      { producer: spec(proxies.producer), consumer: spec(proxies.consumer), producerFirst: false },
+      (session) =>
+        Effect.gen(function*() {
+          // No cuts while the node restarts: there is nothing to cut, and the recovery measured
+          // after the restart is the restart's.
+          const restarting = yield* Ref.make(false)
+          yield* Effect.all(
+            [cutAtRandom(session, proxies, restarting), restartInTheMiddle(session, node, restarting)],
+            {
+              concurrency: "unbounded",
+              discard: true
+            }
+          )
+        })
+    )
+  })
+
+const sides: ReadonlyArray<CutSide> = ["producer", "consumer", "both"]
+
+const cutAtRandom = (
+  session: Session.Session,
+  proxies: { readonly producer: TcpProxy.TcpProxy; readonly consumer: TcpProxy.TcpProxy },
+  restarting: Ref.Ref<boolean>
+) => {
+  const pause = Effect.flatMap(Random.nextIntBetween(2_000, 5_001), (millis) => Effect.sleep(millis))
+  const cut = Effect.gen(function*() {
+    if (yield* Ref.get(restarting)) return
+    const side = sides[yield* Random.nextIntBetween(0, sides.length)]
+    const at = Date.now()
+    const connections = (side === "consumer" ? 0 : yield* proxies.producer.cutAll) +
+      (side === "producer" ? 0 : yield* proxies.consumer.cutAll)
+    yield* session.faults.record({ _tag: "Cut", at, side, connections })
+    yield* session.log(`cut ${side} (${connections} connection${connections === 1 ? "" : "s"})`)
+  })
+  return Effect.forever(Effect.zipRight(pause, cut))
+}
+
+const restartInTheMiddle = (session: Session.Session, node: RabbitNode.RabbitNode, restarting: Ref.Ref<boolean>) =>
+  Effect.gen(function*() {
+    yield* session.sleepUntil(session.sendingMillis / 2)
+    yield* session.whole(
+      Effect.gen(function*() {
+        yield* Ref.set(restarting, true)
+        yield* session.log("rabbitmqctl stop_app")
+        const at = Date.now()
+        yield* Rabbitmqctl.run(["stop_app"], node.ctl)
+        const down = Date.now()
+        yield* session.log("rabbitmqctl start_app")
+        yield* Rabbitmqctl.run(["start_app"], node.ctl)
+        const up = Date.now()
+        yield* session.faults.record({ _tag: "BrokerRestart", at, down, up })
+        yield* session.log(`node back after ${((up - at) / 1000).toFixed(1)} s`)
+      }).pipe(Effect.ensuring(Ref.set(restarting, false)))
+    )
+  })
