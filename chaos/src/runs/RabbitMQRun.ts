@@ -58,7 +58,9 @@ const cutAtRandom = (
     const at = Date.now()
     const connections = (side === "consumer" ? 0 : yield* proxies.producer.cutAll) +
       (side === "producer" ? 0 : yield* proxies.consumer.cutAll)
-    yield* session.faults.record({ _tag: "Cut", at, side, connections })
+    // A cut that found no connection (a layer still reconnecting) is no fault of its own: left
+    // out, so that what follows is put down to what really happened before.
+    if (connections > 0) yield* session.faults.record({ _tag: "Cut", at, side, connections })
     yield* session.log(`cut ${side} (${connections} connection${connections === 1 ? "" : "s"})`)
   })
   return Effect.forever(Effect.zipRight(pause, cut))
