@@ -6,7 +6,7 @@
  * non-zero when a run loses a message without an allowed reason, duplicates or reorders one, or
  * loses a process. See chaos/README.md.
  */
-import { Command, Options } from "@effect/cli"
+import { Command, Options, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import type { Scope } from "effect"
 import { Cause, Console, Data, Effect, Option } from "effect"
@@ -99,7 +99,21 @@ const chaos = Command.make("chaos", { duration, quick, only, json }, (flags) =>
     }
   }))
 
+// Errors are printed here, briefly: @effect/cli has already explained a bad flag, and a failed
+// chaos run has printed its table and reasons; anything else gets the full cause.
+const reportFailure = (cause: Cause.Cause<unknown>): Effect.Effect<void> =>
+  Option.match(Cause.failureOption(cause), {
+    onNone: () => Cause.isInterruptedOnly(cause) ? Effect.void : Console.error(Cause.pretty(cause)),
+    onSome: (error) =>
+      ValidationError.isValidationError(error)
+        ? Effect.void
+        : error instanceof ChaosFailed
+        ? Console.error(`chaos: FAILED: ${error.message}`)
+        : Console.error(Cause.pretty(cause))
+  })
+
 Command.run(chaos, { name: "chaos", version: "0.1.0" })(process.argv).pipe(
+  Effect.tapErrorCause(reportFailure),
   Effect.provide(NodeContext.layer),
-  NodeRuntime.runMain
+  (program) => NodeRuntime.runMain(program, { disableErrorReporting: true })
 )
