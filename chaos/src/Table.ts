@@ -25,8 +25,8 @@ const faultSummary = (faults: ReadonlyArray<Fault>): string => {
   }
   const others: ReadonlyArray<[Fault["_tag"], string]> = [
     ["BrokerRestart", "broker restart"],
-    ["ProxyKill", "proxy kill -9"],
-    ["SenderKill", "producer kill -9"]
+    ["ProxyKill", "proxy kill"],
+    ["SenderKill", "producer kill"]
   ]
   for (const [tag, label] of others) {
     const n = faults.filter((fault) => fault._tag === tag).length
