@@ -4,14 +4,16 @@
  * turn the records into a {@link RunResult}. The transport-specific parts (the broker or proxy,
  * the addresses, the faults) come from the run module.
  */
-import { Cause, Console, Effect, Exit, Fiber, Option, Ref, Scope } from "effect"
+import { Cause, Console, Effect, Exit, Fiber, Option, Scope } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { analyse } from "./Analysis.js"
 import { Collector } from "./Collector.js"
 import * as Faults from "./Faults.js"
+import * as Producers from "./Producers.js"
 import type { Load, TransportSpec, WorkerConfig } from "./Protocol.js"
 import type { RunName, RunResult } from "./Report.js"
+import * as Stragglers from "./Stragglers.js"
 import * as WorkerProcess from "./WorkerProcess.js"
 
 export interface RunSettings {
@@ -61,17 +63,7 @@ export interface Session {
   readonly replaceProducer: Effect.Effect<void, WorkerProcess.WorkerError>
 }
 
-interface Producer {
-  readonly worker: WorkerProcess.WorkerProcess
-  readonly readyRss: number
-  /** Its last report: for a killed producer, the one taken just before the kill. */
-  readonly report: Option.Option<{ readonly rss: number; readonly unroutable: number }>
-}
-
 const readyTimeout = "60 seconds"
-
-/** After the last send, how long the wait for stragglers lasts at least, unless all have arrived. */
-const stragglerGraceMillis = 2_000
 
 export const run = <E>(
   name: RunName,
@@ -98,13 +90,12 @@ export const run = <E>(
       )
     }
 
-    const producers = yield* Ref.make<ReadonlyArray<Producer>>([])
-    const startProducer = Effect.gen(function*() {
-      const number = (yield* Ref.get(producers)).length + 1
-      const { ready, worker } = yield* startWorker("producer", `producer-${number}`, topology.producer)
-      yield* Ref.update(producers, (all) => [...all, { worker, readyRss: ready.rss, report: Option.none() }])
-      return worker
-    })
+    const producers = yield* Producers.make((producerName) =>
+      Effect.map(
+        startWorker("producer", producerName, topology.producer),
+        ({ ready, worker }) => ({ worker, readyRss: ready.rss })
+      )
+    )
     const startConsumer = Effect.gen(function*() {
       const { ready, worker } = yield* startWorker("consumer", "consumer", topology.consumer)
       if (ready.channel === undefined || ready.group === undefined) {
@@ -115,24 +106,26 @@ export const run = <E>(
 
     // Side by side where the order does not matter (Node and tsx take seconds to start).
     const [consumer, firstProducer] = topology.producerFirst
-      ? yield* Effect.flatMap(startProducer, (producer) => Effect.map(startConsumer, (c) => [c, producer] as const))
-      : yield* Effect.all([startConsumer, startProducer], { concurrency: 2 })
+      ? yield* Effect.flatMap(
+        producers.startNext,
+        (producer) => Effect.map(startConsumer, (c) => [c, producer] as const)
+      )
+      : yield* Effect.all([startConsumer, producers.startNext], { concurrency: 2 })
     yield* firstProducer.tell(consumer.go)
 
     const startedAt = Date.now()
     const faults = yield* Faults.makeLog
     const log = (message: string) =>
       Console.error(`[${name} ${((Date.now() - startedAt) / 1000).toFixed(1).padStart(5)} s] ${message}`)
-    const current = Effect.map(Ref.get(producers), (all) => all[all.length - 1])
 
     const replaceProducer = Effect.gen(function*() {
-      const victim = yield* current
+      const victim = yield* producers.current
       const report = yield* victim.worker.request({ _tag: "Inquire" }, "Report", "2 seconds").pipe(Effect.option)
-      yield* Ref.update(producers, (all) => all.map((p) => p === victim ? { ...p, report } : p))
+      yield* producers.setReport(victim.worker, report)
       const at = Date.now()
       yield* victim.worker.process.kill("SIGKILL")
       yield* log(`${victim.worker.name} killed with SIGKILL`)
-      const replacement = yield* startProducer
+      const replacement = yield* producers.startNext
       yield* replacement.tell(consumer.go)
       const up = Date.now()
       yield* faults.record({ _tag: "SenderKill", at, sender: victim.worker.name, replacement: replacement.name, up })
@@ -163,49 +156,26 @@ export const run = <E>(
       return yield* Effect.failCause(injectorExit.cause)
     }
 
-    const last = yield* current
+    const last = yield* producers.current
     const finalReport = yield* last.worker.request({ _tag: "Stop" }, "Report", "60 seconds").pipe(Effect.option)
-    yield* Ref.update(producers, (all) => all.map((p) => p === last ? { ...p, report: finalReport } : p))
+    yield* producers.setReport(last.worker, finalReport)
     const sendingMillis = Date.now() - startedAt
     yield* log("stopped sending; waiting for what is still on its way")
 
-    const all = yield* Ref.get(producers)
+    const all = yield* producers.all
     const collector = new Collector([
       ...all.map((producer) => file(producer.worker.name, "jsonl")),
       file("consumer", "jsonl")
     ])
-    const analysis = Effect.map(faults.all, (all) =>
+    const analysis = Effect.map(faults.all, (injected) =>
       analyse({
         sends: collector.sends,
         arrivals: collector.arrivals,
-        faults: all,
+        faults: injected,
         startedAt,
         killMarginMillis: settings.killMarginMillis
       }))
-    const stoppedAt = Date.now()
-    // What is still missing once the grace period is over and has an allowed reason (a message
-    // inside the killed proxy) is not on its way: no need to wait for the expiry then.
-    const doneWaiting = Effect.gen(function*() {
-      yield* collector.poll
-      if (collector.everySuccessfulSendArrived) return Option.some("every successful send has arrived")
-      if (Date.now() - stoppedAt < stragglerGraceMillis) return Option.none()
-      const { lost } = yield* analysis
-      return lost.silent === 0
-        ? Option.some("every successful send has arrived, but for allowed losses")
-        : Option.none()
-    })
-    // (`repeat` with a schedule would yield the schedule's output, not the answer.)
-    const waited = yield* doneWaiting.pipe(
-      Effect.tap((done) => Option.isNone(done) ? Effect.sleep("250 millis") : Effect.void),
-      Effect.repeat({ until: Option.isSome }),
-      Effect.timeoutOption(settings.expiryMillis),
-      Effect.map(Option.flatten)
-    )
-    yield* collector.poll
-    yield* log(Option.getOrElse(
-      waited,
-      () => `some successful sends had not arrived ${settings.expiryMillis / 1000} s (the expiry) after the last one`
-    ))
+    yield* log(yield* Stragglers.waitFor(collector, analysis, settings.expiryMillis))
     const consumerReport = yield* consumer.worker.request({ _tag: "Inquire" }, "Report", "10 seconds").pipe(
       Effect.option
     )

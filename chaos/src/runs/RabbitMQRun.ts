@@ -1,7 +1,7 @@
 /**
  * The RabbitMQ run: a node of its own on free ports, one TCP proxy per process between it and the
- * node, connections cut every 2 to 5 s on one side or both, and the node's application stopped
- * and started once in the middle.
+ * node, connections cut every 2 to 5 s on one side or both (but for the last 6 s), and the node's
+ * application stopped and started once in the middle.
  */
 import { Rabbitmqctl, RabbitNode, TcpProxy } from "@channel-layer/testing"
 import type { Scope } from "effect"
@@ -46,14 +46,22 @@ export const run = (settings: Session.RunSettings): Effect.Effect<RunResult, unk
 
 const sides: ReadonlyArray<CutSide> = ["producer", "consumer", "both"]
 
+/**
+ * No cut in the last seconds of sending: longer than the layer's longest retry delay (5 s,
+ * jittered up to 6 s), so that delivery has resumed after the last cut before the producer stops
+ * and its recovery is always measured (a fault after which nothing arrives fails the run).
+ */
+const quietTailMillis = 6_000
+
 const cutAtRandom = (
   session: Session.Session,
   proxies: { readonly producer: TcpProxy.TcpProxy; readonly consumer: TcpProxy.TcpProxy },
   restarting: Ref.Ref<boolean>
 ) => {
+  const inCuttingTime = () => Date.now() - session.startedAt < session.sendingMillis - quietTailMillis
   const pause = Effect.flatMap(Random.nextIntBetween(2_000, 5_001), (millis) => Effect.sleep(millis))
   const cut = Effect.gen(function*() {
-    if (yield* Ref.get(restarting)) return
+    if (!inCuttingTime() || (yield* Ref.get(restarting))) return
     const side = sides[yield* Random.nextIntBetween(0, sides.length)]
     const at = Date.now()
     const connections = (side === "consumer" ? 0 : yield* proxies.producer.cutAll) +
@@ -63,7 +71,7 @@ const cutAtRandom = (
     if (connections > 0) yield* session.faults.record({ _tag: "Cut", at, side, connections })
     yield* session.log(`cut ${side} (${connections} connection${connections === 1 ? "" : "s"})`)
   })
-  return Effect.forever(Effect.zipRight(pause, cut))
+  return Effect.zipRight(pause, cut).pipe(Effect.repeat({ while: inCuttingTime }))
 }
 
 const restartInTheMiddle = (session: Session.Session, node: RabbitNode.RabbitNode, restarting: Ref.Ref<boolean>) =>
