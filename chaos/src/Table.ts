@@ -20,7 +20,9 @@ const faultSummary = (faults: ReadonlyArray<Fault>): string => {
   const parts: Array<string> = []
   if (cuts.length > 0) {
     parts.push(
-      `${cuts.length} cuts (${bySide("producer")} producer, ${bySide("consumer")} consumer, ${bySide("both")} both)`
+      `${cuts.length} cut${cuts.length === 1 ? "" : "s"} (${bySide("producer")} producer, ${
+        bySide("consumer")
+      } consumer, ${bySide("both")} both)`
     )
   }
   const others: ReadonlyArray<[Fault["_tag"], string]> = [
