@@ -135,8 +135,8 @@ export interface Tally {
   readonly outOfOrder: number
   readonly cutRecoveries: ReadonlyArray<Recovery>
   readonly repairRecoveries: ReadonlyArray<Recovery>
-  /** Silent losses grouped by the last fault before the send ended: where to look. */
-  readonly silentLossAfter: ReadonlyArray<{ readonly fault: string; readonly count: number }>
+  /** Silent losses grouped by the fault nearest to the end of their send (`null`: no fault at all): where to look. */
+  readonly silentLossNear: ReadonlyArray<{ readonly fault: string | null; readonly count: number }>
   /** A few silently lost messages, for a look at the records. */
   readonly silentLossExamples: ReadonlyArray<string>
 }
@@ -167,8 +167,7 @@ export const analyse = (input: AnalysisInput): Tally => {
   const windows = lossWindows(input.faults, firstArrivalAfter, input.killMarginMillis)
   const lost: Record<LossReason, number> = { silent: 0, restartWindow: 0, killedProxy: 0, killedSender: 0 }
   const failed: Record<string, number> = {}
-  const faultsInOrder = [...input.faults].sort((a, b) => a.at - b.at)
-  const silentLossAfter = new Map<string, number>()
+  const silentLossNear = new Map<string | null, number>()
   const silentLossExamples: Array<string> = []
   let okDirect = 0
   let okGroup = 0
@@ -187,9 +186,9 @@ export const analyse = (input: AnalysisInput): Tally => {
     const reason = lossReason(send, windows)
     lost[reason]++
     if (reason === "silent") {
-      const before = faultsInOrder.filter((fault) => fault.at <= send.end).at(-1)
-      const label = before === undefined ? "before any fault" : `after ${describe(before, input.startedAt)}`
-      silentLossAfter.set(label, (silentLossAfter.get(label) ?? 0) + 1)
+      const near = nearestFault(input.faults, send.end)
+      const label = near === undefined ? null : describe(near, input.startedAt)
+      silentLossNear.set(label, (silentLossNear.get(label) ?? 0) + 1)
       if (silentLossExamples.length < 5) {
         silentLossExamples.push(
           `${key} (${send.kind}, sent ${((send.start - input.startedAt) / 1000).toFixed(3)} s)`
@@ -217,9 +216,22 @@ export const analyse = (input: AnalysisInput): Tally => {
     repairRecoveries: input.faults.flatMap((fault) =>
       fault._tag === "Cut" ? [] : [recovery(fault, firstArrivalAfter, input.startedAt)]
     ),
-    silentLossAfter: [...silentLossAfter].map(([fault, count]) => ({ fault, count })),
+    silentLossNear: [...silentLossNear].map(([fault, count]) => ({ fault, count })),
     silentLossExamples
   }
+}
+
+/**
+ * The fault closest in time to `at`: one in progress then (between its start and its repair), or
+ * the one that started or was repaired nearest. Not "the last one before": a message confirmed a
+ * millisecond before a cut of the consumer is lost with the queue that cut deletes.
+ */
+export const nearestFault = (faults: ReadonlyArray<Fault>, at: number): Fault | undefined => {
+  const distance = (fault: Fault) =>
+    at >= fault.at && at <= repairedAt(fault) ? 0 : Math.min(Math.abs(at - fault.at), Math.abs(at - repairedAt(fault)))
+  let nearest: Fault | undefined
+  for (const fault of faults) if (nearest === undefined || distance(fault) < distance(nearest)) nearest = fault
+  return nearest
 }
 
 const recovery = (fault: Fault, firstArrivalAfter: FirstArrivalAfter, startedAt: number): Recovery => {

@@ -120,10 +120,12 @@ export const notes = (outcomes: ReadonlyArray<RunOutcome>): string =>
     const lines = [`${outcome.name}: FAIL: ${reasons.join("; ")}`]
     if (isError(outcome)) {
       lines.push(outcome.error)
-    } else if (outcome.tally.silentLossAfter.length > 0) {
+    } else if (outcome.tally.silentLossNear.length > 0) {
       lines.push(
-        `  silent losses by the last fault before the send ended: ${
-          outcome.tally.silentLossAfter.map(({ count: n, fault }) => `${n} ${fault}`).join("; ")
+        `  silent losses by the fault nearest to the end of their send: ${
+          outcome.tally.silentLossNear.map(({ count: n, fault }) =>
+            fault === null ? `${n} with no fault injected` : `${n} near ${fault}`
+          ).join("; ")
         }`,
         `  for example: ${outcome.tally.silentLossExamples.join(", ")}`
       )

@@ -110,10 +110,8 @@ describe("analyse", () => {
       [restart]
     ))
     expect(tally.lost).toEqual({ silent: 3, restartWindow: 2, killedProxy: 0, killedSender: 0 })
-    expect(tally.silentLossAfter).toEqual([
-      { fault: "before any fault", count: 1 },
-      { fault: "after broker restart at 1.0 s", count: 2 }
-    ])
+    // All three nearest the restart: beforeStop ended 50 ms before it.
+    expect(tally.silentLossNear).toEqual([{ fault: "broker restart at 1.0 s", count: 3 }])
     expect(tally.repairRecoveries).toEqual([{ fault: "broker restart at 1.0 s", millis: 400 }])
   })
 
@@ -150,6 +148,25 @@ describe("analyse", () => {
     ))
     expect(tally.lost).toEqual({ silent: 2, restartWindow: 0, killedProxy: 0, killedSender: 1 })
     expect(tally.repairRecoveries).toEqual([{ fault: "producer-1 killed at 10.0 s", millis: 500 }])
+  })
+
+  it("a silent loss is put down to the fault nearest to the end of its send, before or after it", () => {
+    const faults: ReadonlyArray<Fault> = [
+      { _tag: "Cut", at: 1_000, side: "producer", connections: 1 },
+      { _tag: "Cut", at: 5_000, side: "consumer", connections: 1 },
+      { _tag: "BrokerRestart", at: 8_000, down: 8_500, up: 10_000 }
+    ]
+    const tally = analyse(input(
+      [send(0, 4_990, { end: 4_999 }), send(1, 9_000, { end: 10_200 }), send(2, 1_100)],
+      [],
+      faults
+    ))
+    expect(tally.silentLossNear).toEqual([
+      { fault: "cut consumer at 5.0 s (1 connection)", count: 1 },
+      { fault: "broker restart at 8.0 s", count: 1 },
+      { fault: "cut producer at 1.0 s (1 connection)", count: 1 }
+    ])
+    expect(analyse(input([send(0, 0)], [])).silentLossNear).toEqual([{ fault: null, count: 1 }])
   })
 
   it("recovery after a cut: to the first arrival of a message sent after it, or never", () => {
@@ -251,5 +268,8 @@ describe("the verdict and the table", () => {
     expect(table).toContain("| alive at the end | consumer DEAD | - |")
     expect(lines.at(-1)).toBe("| verdict | **FAIL** | **FAIL** |")
     expect(Table.notes([result()])).toContain("rabbitmq: FAIL: 1 sends that succeeded were never delivered")
+    expect(Table.notes([result()])).toContain(
+      "silent losses by the fault nearest to the end of their send: 1 with no fault injected"
+    )
   })
 })
