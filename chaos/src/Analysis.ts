@@ -15,8 +15,8 @@ export interface AnalysisInput {
   /** When sending started (for the times in descriptions). */
   readonly startedAt: number
   /**
-   * How long before a kill an accepted message may still have been inside the killed process
-   * (queued in a socket, not yet on the wire); see {@link lossWindows}.
+   * How long before a kill (or a broker stop) an accepted message may still have been inside the
+   * killed process or the stopped queue; see {@link lossWindows}.
    */
   readonly killMarginMillis: number
 }
@@ -27,11 +27,13 @@ export interface AnalysisInput {
  * - `restartWindow`: a group send while the broker restarted, before the consumer's group
  *   binding was back (the groups exchange is not durable, for compatibility with Python's
  *   channels_rabbitmq, so bindings come back only when the member reconnects).
+ * - `restartQueue`: in the consumer's queue when the broker stopped, where the queue does not
+ *   survive a restart (a classic queue is not durable; a quorum queue is).
  * - `killedProxy`: inside the ZeroMQ proxy when it was killed, or published by the new one before
  *   the consumer had subscribed again (PUB/SUB is at most once).
  * - `killedSender`: still inside the ZeroMQ producer that was killed (queued in its PUB socket).
  */
-export type LossReason = "silent" | "restartWindow" | "killedProxy" | "killedSender"
+export type LossReason = "silent" | "restartWindow" | "restartQueue" | "killedProxy" | "killedSender"
 
 /** A stretch of time in which a lost message of the given kinds (and sender) has a reason. */
 export interface LossWindow {
@@ -53,7 +55,8 @@ export type FirstArrivalAfter = (after: number, kind?: Kind) => number | undefin
  * The rule that sorts allowed losses from silent ones: a lost message has a reason when its send
  * (from start to end) overlaps the window of that reason.
  * - Broker restart: group sends from `stop_app` until the first group message sent after
- *   `start_app` returned arrives.
+ *   `start_app` returned arrives; where the queue does not survive the restart, also the sends
+ *   confirmed within `killMargin` before `stop_app` and until it returned (they were in the queue).
  * - Proxy kill: sends from `killMargin` before the kill until the first message of the same kind
  *   sent after the new proxy listened arrives.
  * - Sender kill: sends of the killed producer that ended within `killMargin` before the kill.
@@ -70,12 +73,22 @@ export const lossWindows = (
       case "Cut":
         return []
       case "BrokerRestart":
-        return [{
-          reason: "restartWindow",
-          kinds: ["group"],
-          from: fault.at,
-          to: firstArrivalAfter(fault.up, "group") ?? Infinity
-        }]
+        return [
+          ...(fault.queueLost
+            ? [{
+              reason: "restartQueue" as const,
+              kinds: ["direct", "group"] as const,
+              from: fault.at - killMarginMillis,
+              to: fault.down
+            }]
+            : []),
+          {
+            reason: "restartWindow",
+            kinds: ["group"],
+            from: fault.at,
+            to: firstArrivalAfter(fault.up, "group") ?? Infinity
+          }
+        ]
       case "ProxyKill":
         return (["direct", "group"] as const).map((kind) => ({
           reason: "killedProxy",
@@ -165,7 +178,13 @@ export const analyse = (input: AnalysisInput): Tally => {
     )?.arrival.at
 
   const windows = lossWindows(input.faults, firstArrivalAfter, input.killMarginMillis)
-  const lost: Record<LossReason, number> = { silent: 0, restartWindow: 0, killedProxy: 0, killedSender: 0 }
+  const lost: Record<LossReason, number> = {
+    silent: 0,
+    restartWindow: 0,
+    restartQueue: 0,
+    killedProxy: 0,
+    killedSender: 0
+  }
   const failed: Record<string, number> = {}
   const silentLossNear = new Map<string | null, number>()
   const silentLossExamples: Array<string> = []

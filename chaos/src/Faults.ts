@@ -7,8 +7,17 @@ import { Effect, Ref } from "effect"
 export type Fault =
   /** `TcpProxy.cutAll` on the producer's proxy, the consumer's, or both; `connections` it reset. */
   | { readonly _tag: "Cut"; readonly at: number; readonly side: CutSide; readonly connections: number }
-  /** `rabbitmqctl stop_app` issued `at`, returned `down`; `start_app` returned `up`. */
-  | { readonly _tag: "BrokerRestart"; readonly at: number; readonly down: number; readonly up: number }
+  /**
+   * `rabbitmqctl stop_app` issued `at`, returned `down`; `start_app` returned `up`. `queueLost`:
+   * the consumer's queue does not survive a restart (a classic queue is not durable).
+   */
+  | {
+    readonly _tag: "BrokerRestart"
+    readonly at: number
+    readonly down: number
+    readonly up: number
+    readonly queueLost: boolean
+  }
   /** The ZeroMQ proxy killed with SIGKILL `at`, listening again on the same ports `up`. */
   | { readonly _tag: "ProxyKill"; readonly at: number; readonly up: number }
   /** A producer killed with SIGKILL `at`; its replacement was sending from `up`. */

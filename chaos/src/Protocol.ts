@@ -10,7 +10,8 @@ import { Schema } from "effect"
 export const TransportSpec = Schema.Union(
   Schema.TaggedStruct("RabbitMQ", {
     url: Schema.String,
-    expiryMillis: Schema.Number
+    expiryMillis: Schema.Number,
+    queueType: Schema.Literal("classic", "quorum")
   }),
   Schema.TaggedStruct("ZeroMQDedicated", {
     pushAddress: Schema.String,

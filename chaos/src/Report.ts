@@ -5,7 +5,7 @@
 import type { Tally } from "./Analysis.js"
 import type { Fault } from "./Faults.js"
 
-export const runNames = ["rabbitmq", "zeromq-dedicated", "zeromq-embedded"] as const
+export const runNames = ["rabbitmq", "rabbitmq-quorum", "zeromq-dedicated", "zeromq-embedded"] as const
 export type RunName = typeof runNames[number]
 
 /** Resident set size at the start (layer ready) and at the end (after the last sends), bytes. */

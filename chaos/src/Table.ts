@@ -79,6 +79,13 @@ const rows: ReadonlyArray<Row> = [
     label: "lost in the restart window (group sends before the binding is back)",
     cell: (r) => allowedLoss(r, "BrokerRestart", r.tally.lost.restartWindow)
   },
+  {
+    label: "lost with the classic queue at the restart (what it held when the broker stopped)",
+    cell: (r) =>
+      r.faults.some((f) => f._tag === "BrokerRestart" && f.queueLost)
+        ? count(r.tally.lost.restartQueue)
+        : allowedLoss(r, "BrokerRestart", r.tally.lost.restartQueue)
+  },
   { label: "lost in the killed proxy", cell: (r) => allowedLoss(r, "ProxyKill", r.tally.lost.killedProxy) },
   { label: "lost with the killed sender", cell: (r) => allowedLoss(r, "SenderKill", r.tally.lost.killedSender) },
   { label: "duplicates", cell: (r) => count(r.tally.duplicates) },

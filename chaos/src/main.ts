@@ -23,7 +23,8 @@ import * as Table from "./Table.js"
 class ChaosFailed extends Data.TaggedError("ChaosFailed")<{ readonly message: string }> {}
 
 const runs: Record<RunName, (settings: Session.RunSettings) => Effect.Effect<RunResult, unknown, Scope.Scope>> = {
-  rabbitmq: RabbitMQRun.run,
+  rabbitmq: (settings) => RabbitMQRun.run(settings, "classic"),
+  "rabbitmq-quorum": (settings) => RabbitMQRun.run(settings, "quorum"),
   "zeromq-dedicated": ZeroMQDedicatedRun.run,
   "zeromq-embedded": ZeroMQEmbeddedRun.run
 }

@@ -55,7 +55,7 @@ describe("analyse", () => {
       failedButDelivered: 1,
       delivered: 3,
       deliveredUnrecorded: 0,
-      lost: { silent: 1, restartWindow: 0, killedProxy: 0, killedSender: 0 },
+      lost: { silent: 1, restartWindow: 0, restartQueue: 0, killedProxy: 0, killedSender: 0 },
       duplicates: 1,
       outOfOrder: 0
     })
@@ -97,7 +97,7 @@ describe("analyse", () => {
   })
 
   it("the restart window: group sends from stop_app until a group message sent after start_app arrives", () => {
-    const restart: Fault = { _tag: "BrokerRestart", at: 1_000, down: 1_500, up: 3_000 }
+    const restart: Fault = { _tag: "BrokerRestart", at: 1_000, down: 1_500, up: 3_000, queueLost: false }
     const beforeStop = send(0, 900, { kind: "group", end: 950 })
     const whileDown = send(1, 2_000, { kind: "group", end: 3_100 })
     const directWhileDown = send(2, 2_000, { end: 3_100 })
@@ -109,10 +109,26 @@ describe("analyse", () => {
       [arrival(proof, 3_400)],
       [restart]
     ))
-    expect(tally.lost).toEqual({ silent: 3, restartWindow: 2, killedProxy: 0, killedSender: 0 })
+    expect(tally.lost).toEqual({ silent: 3, restartWindow: 2, restartQueue: 0, killedProxy: 0, killedSender: 0 })
     // All three nearest the restart: beforeStop ended 50 ms before it.
     expect(tally.silentLossNear).toEqual([{ fault: "broker restart at 1.0 s", count: 3 }])
     expect(tally.repairRecoveries).toEqual([{ fault: "broker restart at 1.0 s", millis: 400 }])
+  })
+
+  it("a restart that loses the queue: sends confirmed within the margin before stop_app, or until it returned", () => {
+    const restart: Fault = { _tag: "BrokerRestart", at: 10_000, down: 10_500, up: 12_000, queueLost: true }
+    const longBefore = send(0, 8_000, { end: 8_100 })
+    const justBefore = send(1, 9_500, { end: 9_600 })
+    const groupJustBefore = send(2, 9_700, { kind: "group", end: 9_800 })
+    const duringStop = send(3, 10_100, { end: 10_200 })
+    const proof = send(4, 12_500, { kind: "group" })
+    const tally = analyse(
+      input([longBefore, justBefore, groupJustBefore, duringStop, proof], [arrival(proof, 12_600)], [
+        restart
+      ])
+    )
+    // longBefore ended 1.9 s before the stop: the consumer, keeping up, should have had it.
+    expect(tally.lost).toEqual({ silent: 1, restartWindow: 0, restartQueue: 3, killedProxy: 0, killedSender: 0 })
   })
 
   it("the killed proxy: from the margin before the kill until a message of that kind sent after the restart arrives", () => {
@@ -130,7 +146,7 @@ describe("analyse", () => {
       [kill]
     ))
     // longBefore and directAfterProof have no reason; the others were in the proxy's window.
-    expect(tally.lost).toEqual({ silent: 2, restartWindow: 0, killedProxy: 3, killedSender: 0 })
+    expect(tally.lost).toEqual({ silent: 2, restartWindow: 0, restartQueue: 0, killedProxy: 3, killedSender: 0 })
     expect(tally.repairRecoveries).toEqual([{ fault: "proxy killed at 10.0 s", millis: 200 }])
   })
 
@@ -146,7 +162,7 @@ describe("analyse", () => {
       [arrival(send(1, 13_100, { sender: "producer-2" }), 13_500)],
       [kill]
     ))
-    expect(tally.lost).toEqual({ silent: 2, restartWindow: 0, killedProxy: 0, killedSender: 1 })
+    expect(tally.lost).toEqual({ silent: 2, restartWindow: 0, restartQueue: 0, killedProxy: 0, killedSender: 1 })
     expect(tally.repairRecoveries).toEqual([{ fault: "producer-1 killed at 10.0 s", millis: 500 }])
   })
 
@@ -154,7 +170,7 @@ describe("analyse", () => {
     const faults: ReadonlyArray<Fault> = [
       { _tag: "Cut", at: 1_000, side: "producer", connections: 1 },
       { _tag: "Cut", at: 5_000, side: "consumer", connections: 1 },
-      { _tag: "BrokerRestart", at: 8_000, down: 8_500, up: 10_000 }
+      { _tag: "BrokerRestart", at: 8_000, down: 8_500, up: 10_000, queueLost: false }
     ]
     const tally = analyse(input(
       [send(0, 4_990, { end: 4_999 }), send(1, 9_000, { end: 10_200 }), send(2, 1_100)],
@@ -231,7 +247,7 @@ describe("the verdict and the table", () => {
       name: "rabbitmq",
       sendingMillis: 15_000,
       sendRate: 300,
-      faults: [{ _tag: "BrokerRestart", at: 1, down: 2, up: 3 }],
+      faults: [{ _tag: "BrokerRestart", at: 1, down: 2, up: 3, queueLost: true }],
       tally: analyse(input(sends, [arrival(sends[0], 100), arrival(sends[2], 101)])),
       unroutable: 1,
       producerRss: { start: 100 * 1024 * 1024, end: 120 * 1024 * 1024 },
@@ -250,7 +266,10 @@ describe("the verdict and the table", () => {
     ])
     const allowedOnly = result({
       consumerAlive: true,
-      tally: { ...result().tally, lost: { silent: 0, restartWindow: 4, killedProxy: 0, killedSender: 0 } }
+      tally: {
+        ...result().tally,
+        lost: { silent: 0, restartWindow: 4, restartQueue: 0, killedProxy: 0, killedSender: 0 }
+      }
     })
     expect(failures(allowedOnly)).toEqual([])
     expect(failures({ name: "zeromq-embedded", error: "boom\ndetails" })).toEqual([

@@ -1,7 +1,8 @@
 /**
- * The RabbitMQ run: a node of its own on free ports, one TCP proxy per process between it and the
- * node, connections cut every 2 to 5 s on one side or both (but for the last 2 s), and the node's
- * application stopped and started once in the middle.
+ * The RabbitMQ runs, one with the consumer's queue classic (the default), one quorum: a node of
+ * its own on free ports, one TCP proxy per process between it and the node, connections cut every
+ * 2 to 5 s on one side or both (but for the last 2 s), and the node's application stopped and
+ * started once in the middle.
  */
 import { Rabbitmqctl, RabbitNode, TcpProxy } from "@channel-layer/testing"
 import type { Scope } from "effect"
@@ -11,7 +12,10 @@ import type { TransportSpec } from "../Protocol.js"
 import type { RunResult } from "../Report.js"
 import * as Session from "../Session.js"
 
-export const run = (settings: Session.RunSettings): Effect.Effect<RunResult, unknown, Scope.Scope> =>
+export const run = (
+  settings: Session.RunSettings,
+  queueType: "classic" | "quorum"
+): Effect.Effect<RunResult, unknown, Scope.Scope> =>
   Effect.gen(function*() {
     const node = yield* RabbitNode.startNode({ namePrefix: "chaos" })
     const target = { host: "127.0.0.1", port: node.port }
@@ -22,14 +26,15 @@ export const run = (settings: Session.RunSettings): Effect.Effect<RunResult, unk
     const spec = (proxy: TcpProxy.TcpProxy): TransportSpec => ({
       _tag: "RabbitMQ",
       url: proxy.url(),
-      expiryMillis: settings.expiryMillis
+      expiryMillis: settings.expiryMillis,
+      queueType
     })
     return yield* Session.run(
-      "rabbitmq",
+      queueType === "classic" ? "rabbitmq" : "rabbitmq-quorum",
       settings,
       { producer: spec(proxies.producer), consumer: spec(proxies.consumer), producerFirst: false },
       (session) =>
-        Effect.all([cutAtRandom(session, proxies), restartInTheMiddle(session, node)], {
+        Effect.all([cutAtRandom(session, proxies), restartInTheMiddle(session, node, queueType === "classic")], {
           concurrency: "unbounded",
           discard: true
         })
@@ -49,9 +54,9 @@ const quietTailMillis = 2_000
 
 /**
  * The side of each cut: the consumer's alone first, so that every run, even a quick one with two
- * or three cuts, has the cut where the consumer's queue goes with its connection (a cut of both
- * sides may lose nothing: the producer is reconnecting too); then at random, drawn from a shuffled
- * deck of the three, so that every three cuts cut each side once.
+ * or three cuts, cuts the consumer while the producer keeps sending (a cut of both sides is
+ * milder: the producer is reconnecting too); then at random, drawn from a shuffled deck of the
+ * three, so that every three cuts cut each side once.
  */
 const deckOfSides = Effect.gen(function*() {
   const deck = yield* Ref.make<ReadonlyArray<CutSide>>(["consumer"])
@@ -102,7 +107,7 @@ const cutAtRandom = (session: Session.Session, proxies: Proxies) =>
     yield* Effect.zipRight(pause, cut).pipe(Effect.repeat({ while: inCuttingTime }))
   })
 
-const restartInTheMiddle = (session: Session.Session, node: RabbitNode.RabbitNode) =>
+const restartInTheMiddle = (session: Session.Session, node: RabbitNode.RabbitNode, queueLost: boolean) =>
   Effect.gen(function*() {
     yield* session.sleepUntil(session.sendingMillis / 2)
     yield* session.whole(
@@ -114,7 +119,7 @@ const restartInTheMiddle = (session: Session.Session, node: RabbitNode.RabbitNod
         yield* session.log("rabbitmqctl start_app")
         yield* Rabbitmqctl.run(["start_app"], node.ctl)
         const up = Date.now()
-        yield* session.faults.record({ _tag: "BrokerRestart", at, down, up })
+        yield* session.faults.record({ _tag: "BrokerRestart", at, down, up, queueLost })
         yield* session.log(`node back after ${((up - at) / 1000).toFixed(1)} s`)
       })
     )

@@ -12,9 +12,10 @@ import type { TransportSpec } from "../Protocol.js"
 export const layer = (spec: TransportSpec): Layer.Layer<ChannelLayer.ChannelLayer, Errors.InvalidOptions> =>
   Match.value(spec).pipe(
     Match.tagsExhaustive({
-      RabbitMQ: ({ expiryMillis, url }) =>
+      RabbitMQ: ({ expiryMillis, queueType, url }) =>
         RabbitMQ.layer({
           url,
+          queueType,
           // Short, so that the final wait for stragglers is bounded: nothing arrives after it.
           expiry: Duration.millis(expiryMillis),
           // The default (exponential from 100 ms, capped at 5 s, jittered), named here because the
