@@ -20,6 +20,7 @@
  * ```
  * @since 0.1.0
  */
+import type { ChannelLayer } from "@channel-layer/core"
 import { Context, Effect, Layer, Predicate } from "effect"
 import type { Scope } from "effect"
 import type { BenchMessage } from "./Message.js"
@@ -27,19 +28,11 @@ import type { Probes } from "./Probes.js"
 import type { PointToPointAdapter, PointToPointFloors } from "./Transport.js"
 
 /**
- * The part of the `ChannelLayer` service the benchmarks use. Error types are left open and the
- * message type is `any` so that core's service (with its own `Message` type) fits as it is.
+ * The service the benchmarks drive: core's `ChannelLayer` service, whichever transport builds it.
  * @since 0.1.0
  * @category models
  */
-export interface ChannelLayerService {
-  readonly newChannel: (prefix?: string) => Effect.Effect<string, unknown>
-  readonly send: (channel: string, message: any) => Effect.Effect<void, unknown>
-  readonly receive: (channel: string) => Effect.Effect<any, unknown>
-  readonly groupAdd: (group: string, channel: string) => Effect.Effect<void, unknown>
-  readonly groupDiscard: (group: string, channel: string) => Effect.Effect<void, unknown>
-  readonly groupSend: (group: string, message: any) => Effect.Effect<void, unknown>
-}
+export type ChannelLayerService = ChannelLayer.ChannelLayerService
 
 /**
  * How a transport's runs are compared and run, whichever way its instances are made (see

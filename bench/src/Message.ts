@@ -12,7 +12,7 @@ import { Packr } from "msgpackr"
  * @since 0.1.0
  * @category models
  */
-export interface BenchMessage {
+export type BenchMessage = {
   readonly type: string
   readonly text: string
   readonly seq?: number

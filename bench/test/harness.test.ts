@@ -1,3 +1,4 @@
+import { Errors, type Message } from "@channel-layer/core"
 import { Context, Effect, Layer, Queue } from "effect"
 import { describe, expect, it } from "vitest"
 import * as ChannelLayerAdapter from "../src/ChannelLayerAdapter.js"
@@ -14,7 +15,7 @@ import * as Transport from "../src/Transport.js"
 class FakeLayer extends Context.Tag("bench/test/FakeLayer")<FakeLayer, ChannelLayerAdapter.ChannelLayerService>() {}
 
 const fakeLayer = Layer.sync(FakeLayer, () => {
-  const channels = new Map<string, Queue.Queue<unknown>>()
+  const channels = new Map<string, Queue.Queue<Message.Message>>()
   let next = 0
   const channel = (name: string) => {
     const queue = channels.get(name)
@@ -22,7 +23,7 @@ const fakeLayer = Layer.sync(FakeLayer, () => {
   }
   return {
     newChannel: (prefix) =>
-      Effect.map(Queue.dropping<unknown>(10), (queue) => {
+      Effect.map(Queue.dropping<Message.Message>(10), (queue) => {
         const name = `${prefix ?? "fake"}!${next++}`
         channels.set(name, queue)
         return name
@@ -30,7 +31,7 @@ const fakeLayer = Layer.sync(FakeLayer, () => {
     send: (name, message) =>
       channel(name).pipe(
         Effect.flatMap((queue) => Queue.offer(queue, structuredClone(message))),
-        Effect.flatMap((accepted) => accepted ? Effect.void : Effect.fail({ _tag: "ChannelFull", channel: name }))
+        Effect.flatMap((accepted) => accepted ? Effect.void : Effect.fail(Errors.channelFull(name)))
       ),
     receive: (name) => Effect.flatMap(channel(name), Queue.take),
     groupAdd: () => Effect.void,

@@ -8,7 +8,7 @@
 import { ChannelLayer } from "@channel-layer/core"
 import { RabbitMQConnection } from "@channel-layer/rabbitmq"
 import type { ChannelModel, ConsumeMessage } from "amqplib"
-import { Effect, Runtime, Schema, Stream } from "effect"
+import { Effect, FiberSet, Schema, Stream } from "effect"
 import { createHash } from "node:crypto"
 import * as Jobs from "./Jobs.js"
 
@@ -41,7 +41,9 @@ const handle = (delivery: ConsumeMessage, ack: () => void, drop: () => void) =>
 /** Consumes the queue on one connection until its channel closes. */
 const consumeOn = (connection: ChannelModel, queue: string) =>
   Effect.gen(function*() {
-    const runtime = yield* Effect.runtime<ChannelLayer.ChannelLayer>()
+    // Each delivery is handled in a fiber of this scope: closing it (the connection is gone, or
+    // the worker stops) interrupts the jobs still running.
+    const runFork = yield* FiberSet.makeRuntime<ChannelLayer.ChannelLayer>()
     const channel = yield* Effect.acquireRelease(
       Effect.promise(() => connection.createChannel()),
       (channel) => Effect.promise(() => channel.close().catch(() => undefined))
@@ -54,9 +56,7 @@ const consumeOn = (connection: ChannelModel, queue: string) =>
     yield* Effect.promise(() =>
       channel.consume(queue, (delivery) => {
         if (delivery === null) return
-        Runtime.runFork(runtime)(
-          handle(delivery, () => channel.ack(delivery), () => channel.nack(delivery, false, false))
-        )
+        runFork(handle(delivery, () => channel.ack(delivery), () => channel.nack(delivery, false, false)))
       })
     )
     yield* Effect.logInfo(`consuming ${queue}`)

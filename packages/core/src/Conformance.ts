@@ -83,6 +83,12 @@ const instance = (subject: Subject, options: Partial<TestOptions> = {}) =>
     (context) => Context.get(context, ChannelLayer)
   ).pipe(Effect.orDie)
 
+/** One step of the model-based test. */
+type Operation =
+  | { readonly op: "send" | "receive"; readonly channel: number }
+  | { readonly op: "groupAdd" | "groupDiscard"; readonly group: number; readonly channel: number }
+  | { readonly op: "groupSend"; readonly group: number }
+
 const chat = (text: string, extra: Record<string, unknown> = {}) =>
   ({ type: "chat.message", text, ...extra }) as unknown as Message
 
@@ -466,7 +472,7 @@ export const suite = (name: string, subject: Subject): void => {
         }),
         fc.record({ op: fc.constant("groupSend" as const), group: fc.nat(groupCount - 1) })
       )
-      const run = (operations: ReadonlyArray<fc.RecordValue<any>>) =>
+      const run = (operations: ReadonlyArray<Operation>) =>
         Effect.gen(function*() {
           const layer = yield* instance(subject, { capacity })
           const channels = yield* Effect.all(Array.from({ length: channelCount }, () => layer.newChannel()))

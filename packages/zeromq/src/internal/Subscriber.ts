@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import { Codec, type LocalQueues, Metrics, type Warnings } from "@channel-layer/core"
+import { Codec, type LocalQueues, type Message, Metrics, type Warnings } from "@channel-layer/core"
 import type { MetricLabel, Scope } from "effect"
 import { Effect, Either } from "effect"
 import type * as zmq from "zeromq"
@@ -133,8 +133,8 @@ export const start = (options: Options): Effect.Effect<Receiving, never, Scope.S
 
   /** A decoded message that is ready to be handed over, or why not. */
   type Ready =
-    | { readonly direct: true; readonly channel: string; readonly message: any; readonly deadline: number }
-    | { readonly direct: false; readonly group: string; readonly message: any; readonly deadline: number }
+    | { readonly direct: true; readonly channel: string; readonly message: Message.Message; readonly deadline: number }
+    | { readonly direct: false; readonly group: string; readonly message: Message.Message; readonly deadline: number }
 
   const decode = (body: Uint8Array, kind: number): Ready | undefined => {
     const decoded = Codec.decode(body)
