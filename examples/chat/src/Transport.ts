@@ -3,10 +3,14 @@
  * default: one process, no broker), `rabbitmq` or `zeromq`. With a broker transport, several chat
  * servers share their rooms.
  */
-import { type ChannelLayer, InMemory } from "@channel-layer/core"
+import { type ChannelLayer, type Errors, InMemory } from "@channel-layer/core"
 import { RabbitMQ } from "@channel-layer/rabbitmq"
 import { ZeroMQ } from "@channel-layer/zeromq"
+import type { ConfigError } from "effect"
 import { Config, Effect, Layer, Option } from "effect"
+
+/** What building the channel layer can fail with: an option out of range, or a bad setting. */
+export type LayerError = Errors.InvalidOptions | ConfigError.ConfigError
 
 /** The transports the chat can run on. */
 export const transports = ["memory", "rabbitmq", "zeromq"] as const
@@ -26,7 +30,7 @@ export const transportConfig: Config.Config<Transport> = Config.literal(...trans
  * (default tcp://127.0.0.1:5555) and subscribe to every server's PUB socket listed in
  * `ZMQ_SUBSCRIBE` (comma-separated, this server's included; default: `ZMQ_PUBLISH` alone).
  */
-const zeromq: Layer.Layer<ChannelLayer.ChannelLayer, unknown> = Layer.unwrapEffect(
+const zeromq: Layer.Layer<ChannelLayer.ChannelLayer, LayerError> = Layer.unwrapEffect(
   Effect.gen(function*() {
     const push = yield* Config.option(Config.string("ZMQ_PUSH"))
     if (Option.isSome(push)) {
@@ -46,7 +50,7 @@ const zeromq: Layer.Layer<ChannelLayer.ChannelLayer, unknown> = Layer.unwrapEffe
 )
 
 /** The channel layer of one transport. */
-export const layerFor = (transport: Transport): Layer.Layer<ChannelLayer.ChannelLayer, unknown> => {
+export const layerFor = (transport: Transport): Layer.Layer<ChannelLayer.ChannelLayer, LayerError> => {
   switch (transport) {
     case "memory":
       return InMemory.layer()
@@ -59,7 +63,7 @@ export const layerFor = (transport: Transport): Layer.Layer<ChannelLayer.Channel
 }
 
 /** The channel layer the environment asks for, with a log line that says which. */
-export const layerFromEnv: Layer.Layer<ChannelLayer.ChannelLayer, unknown> = Layer.unwrapEffect(
+export const layerFromEnv: Layer.Layer<ChannelLayer.ChannelLayer, LayerError> = Layer.unwrapEffect(
   Effect.map(
     Effect.tap(transportConfig, (transport) => Effect.logInfo(`channel layer: ${transport}`)),
     layerFor

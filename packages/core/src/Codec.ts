@@ -13,7 +13,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Either } from "effect"
+import { Either } from "effect"
 import { MessageDecodeError } from "./Errors.js"
 import { MsgpackError, Reader, sizeBound, Writer } from "./internal/msgpack.js"
 import type { Message } from "./Message.js"
@@ -176,11 +176,3 @@ export const decode = (bytes: Uint8Array): Either.Either<Decoded, MessageDecodeE
   }
   return fail(`the body needs exactly one string ${CHANNEL_KEY} or ${GROUP_KEY}`)
 }
-
-/**
- * `decode` as an Effect.
- *
- * @since 0.1.0
- * @category decoding
- */
-export const decodeEffect = (bytes: Uint8Array): Effect.Effect<Decoded, MessageDecodeError> => decode(bytes)

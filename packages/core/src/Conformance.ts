@@ -60,9 +60,12 @@ export interface Capabilities {
  * @since 0.1.0
  * @category models
  */
-export interface Subject {
-  /** One layer instance. The suite builds several per test when `multiInstance` holds. */
-  readonly make: (options: TestOptions) => Layer.Layer<ChannelLayer, unknown>
+export interface Subject<E = never> {
+  /**
+   * One layer instance. The suite builds several per test when `multiInstance` holds; a layer
+   * that fails to build fails the test with its error.
+   */
+  readonly make: (options: TestOptions) => Layer.Layer<ChannelLayer, E>
   readonly capabilities: Capabilities
   /** How long to wait before concluding that nothing arrives (default 300 ms). */
   readonly quietPeriod?: Duration.DurationInput
@@ -77,7 +80,7 @@ export interface Subject {
 const defaults: TestOptions = { capacity: 100, expiry: Duration.seconds(60) }
 
 /** Builds one layer instance in the current scope. */
-const instance = (subject: Subject, options: Partial<TestOptions> = {}) =>
+const instance = <E>(subject: Subject<E>, options: Partial<TestOptions> = {}) =>
   Effect.map(
     Layer.build(subject.make({ ...defaults, ...options })),
     (context) => Context.get(context, ChannelLayer)
@@ -98,7 +101,7 @@ const chat = (text: string, extra: Record<string, unknown> = {}) =>
  * @since 0.1.0
  * @category suites
  */
-export const suite = (name: string, subject: Subject): void => {
+export const suite = <E>(name: string, subject: Subject<E>): void => {
   const { capabilities } = subject
   const quiet = Duration.decode(subject.quietPeriod ?? Duration.millis(300))
 

@@ -1,3 +1,4 @@
+import type { Errors } from "@channel-layer/core"
 import type * as Conformance from "@channel-layer/core/Conformance"
 import { ZeroMQ } from "@channel-layer/zeromq"
 import { Duration, Effect, Layer } from "effect"
@@ -16,10 +17,10 @@ type Addresses =
 /**
  * The conformance subject of a ZeroMQ mode: each instance gets the next `addresses()` and the
  * suite's capacity and expiry; the second instance of a multi-instance test runs in a process of
- * its own. Both modes declare the same capabilities: no flush and no normal channels (channels are
+ * its own. Both modes declare the same capabilities: no normal channels (channels are
  * process-local).
  */
-export const subject = (target: Addresses): Conformance.Subject => ({
+export const subject = (target: Addresses): Conformance.Subject<Errors.InvalidOptions> => ({
   make: ({ capacity, channelCapacity, expiry }) =>
     Layer.unwrapEffect(Effect.sync(() => {
       const common = {
