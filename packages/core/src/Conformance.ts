@@ -159,6 +159,55 @@ export const suite = <E>(name: string, subject: Subject<E>): void => {
         for (const name of names) expect(name).toMatch(/^[a-zA-Z\d\-_.]+![\d\w\-_.]+$/)
       }))
 
+    it.scopedLive("newChannel prefixes: empty, given or absent make valid names; anything else is refused", () =>
+      Effect.gen(function*() {
+        const layer = yield* instance(subject)
+        for (const prefix of [undefined, "", "websocket.", "a-b_c.d"]) {
+          const name = yield* layer.newChannel(prefix)
+          expect(name).toMatch(/^[a-zA-Z\d\-_.]+![\d\w\-_.]+$/)
+          if (prefix !== undefined && prefix !== "") expect(name).toContain(prefix)
+          yield* layer.send(name, chat("hello"))
+          expect(yield* layer.receive(name)).toEqual(chat("hello"))
+        }
+        for (const prefix of ["has space", "bang!", "é", 42, null, {}]) {
+          const error = yield* Effect.flip(layer.newChannel(prefix as string))
+          expect(error._tag).toBe("InvalidChannelName")
+          expect(error.message).toContain("a newChannel prefix must be a string of ASCII letters, digits")
+        }
+        // Too long once the transport has added its part.
+        expect((yield* Effect.flip(layer.newChannel("x".repeat(99))))._tag).toBe("InvalidChannelName")
+      }))
+
+    it.scopedLive("every operation checks the closed state first, then names (group before channel), then the message", () =>
+      Effect.gen(function*() {
+        const scope = yield* Scope.make()
+        const layer = yield* Scope.extend(instance(subject), scope)
+        const channel = yield* layer.newChannel()
+        const bad = "not valid!!"
+        const flip = <A, E>(effect: Effect.Effect<A, E>) =>
+          Effect.map(Effect.flip(effect), (e) => (e as { _tag: string })._tag)
+        expect(yield* flip(layer.send(bad, 42 as never))).toBe("InvalidChannelName")
+        expect(yield* flip(layer.send(channel, 42 as never))).toBe("InvalidMessage")
+        expect(yield* flip(layer.groupSend(bad, 42 as never))).toBe("InvalidGroupName")
+        expect(yield* flip(layer.groupAdd(bad, bad))).toBe("InvalidGroupName")
+        expect(yield* flip(layer.groupDiscard(bad, bad))).toBe("InvalidGroupName")
+        expect(yield* flip(layer.groupAdd("g", bad))).toBe("InvalidChannelName")
+        expect(yield* flip(layer.receive(42 as never))).toBe("InvalidChannelName")
+        yield* Scope.close(scope, Exit.void)
+        for (
+          const call of [
+            layer.send(bad, 42 as never),
+            layer.groupSend(bad, 42 as never),
+            layer.groupAdd(bad, bad),
+            layer.groupDiscard(bad, bad),
+            layer.receive(bad),
+            layer.newChannel(42 as never)
+          ] as ReadonlyArray<Effect.Effect<unknown, unknown>>
+        ) {
+          expect(yield* flip(call)).toBe("LayerClosed")
+        }
+      }))
+
     it.scopedLive("FIFO per sender and channel", () =>
       Effect.gen(function*() {
         const layer = yield* instance(subject)
@@ -398,8 +447,13 @@ export const suite = <E>(name: string, subject: Subject<E>): void => {
         Effect.gen(function*() {
           const [one, two] = [yield* instance(subject), yield* instance(subject)]
           const a = yield* one.newChannel()
-          const attempt = yield* two.receive(a).pipe(Effect.timeout(quiet), Effect.exit)
-          expect(Exit.isFailure(attempt)).toBe(true)
+          yield* two.send(a, chat("for one"))
+          // Refused at once with a typed error, not left waiting, and the message stays one's.
+          const refused = yield* two.receive(a).pipe(Effect.timeout(quiet), Effect.flip)
+          expect(refused._tag).toBe("InvalidChannelName")
+          expect(yield* one.receive(a)).toEqual(chat("for one"))
+          const join = yield* two.groupAdd("not-yours", a).pipe(Effect.flip)
+          expect(join._tag).toBe("InvalidChannelName")
         }))
     }
 

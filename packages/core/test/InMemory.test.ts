@@ -1,6 +1,20 @@
 import { ChannelLayer, Consumer, InMemory, Metrics, TypedChannel } from "@channel-layer/core"
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Duration, Effect, Exit, Fiber, Layer, Metric, Schema, Stream, TestClock, Tracer } from "effect"
+import {
+  Chunk,
+  Context,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  Layer,
+  Metric,
+  Schema,
+  Scope,
+  Stream,
+  TestClock,
+  Tracer
+} from "effect"
 import { setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"
 
@@ -128,15 +142,22 @@ describe("InMemory", () => {
       expect(Chunk.toArray(firstTwo).map((m) => m.type)).toStrictEqual(["a", "b"])
     }).pipe(Effect.provide(layer())))
 
-  it.live("messages(channel) ends cleanly when the layer closes", () =>
+  it.live("messages(channel) ends cleanly when the layer closes, with what arrived before", () =>
     Effect.gen(function*() {
-      const fiber = yield* ChannelLayer.messages("s").pipe(
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(layer(), scope)
+      const channels = Context.get(context, ChannelLayer.ChannelLayer)
+      const streaming = yield* ChannelLayer.messages("s").pipe(
         Stream.runCollect,
-        Effect.provide(layer()),
-        Effect.timeout(Duration.millis(50)),
-        Effect.exit
+        Effect.provide(context),
+        Effect.fork
       )
-      expect(Exit.isFailure(fiber)).toBe(true)
+      yield* channels.send("s", { type: "before-close" })
+      yield* Effect.sleep(Duration.millis(20))
+      yield* Scope.close(scope, Exit.void)
+      // The stream ends (a success, not a LayerClosed failure) once the layer is closed.
+      const ended = yield* Fiber.join(streaming).pipe(Effect.timeout(Duration.seconds(5)), Effect.exit)
+      expect(Exit.isSuccess(ended) && Chunk.toArray(ended.value).map((m) => m.type)).toStrictEqual(["before-close"])
     }))
 
   it.scoped("a typed view encodes on send and decodes on receive, with typed errors", () =>
