@@ -31,7 +31,7 @@ const fakeLayer = Layer.sync(FakeLayer, () => {
     send: (name, message) =>
       channel(name).pipe(
         Effect.flatMap((queue) => Queue.offer(queue, structuredClone(message))),
-        Effect.flatMap((accepted) => accepted ? Effect.void : Effect.fail(Errors.channelFull(name)))
+        Effect.flatMap((accepted) => accepted ? Effect.void : Effect.fail(new Errors.ChannelFull({ channel: name })))
       ),
     receive: (name) => Effect.flatMap(channel(name), Queue.take),
     groupAdd: () => Effect.void,

@@ -7,6 +7,7 @@
 import { Effect } from "effect"
 import { randomBytes } from "node:crypto"
 import { InvalidChannelName, InvalidGroupName } from "./Errors.js"
+import { RecentlyValid } from "./internal/hotPath.js"
 
 /**
  * Names must be shorter than this many characters.
@@ -18,24 +19,6 @@ export const MAX_NAME_LENGTH = 100
 
 const channelPattern = /^[a-zA-Z\d\-_.]+(![\d\w\-_.]*)?$/
 const groupPattern = /^[a-zA-Z\d\-_.]+$/
-
-/**
- * Names that passed their check lately. Sends and receives name the same few channels again and
- * again, and looking a name up costs a fifth of matching the pattern (the name's hash is kept on
- * the string). Bounded: cleared when full, so a stream of one-off names costs a check each, as
- * before, and holds no memory.
- */
-class RecentlyValid {
-  private readonly names = new Set<string>()
-  constructor(private readonly capacity: number) {}
-  has(name: string): boolean {
-    return this.names.has(name)
-  }
-  add(name: string): void {
-    if (this.names.size >= this.capacity) this.names.clear()
-    this.names.add(name)
-  }
-}
 
 const describeValue = (value: unknown): string =>
   value === null ? "null" : Array.isArray(value) ? "an array" : typeof value

@@ -24,31 +24,6 @@ export class ChannelFull extends Schema.TaggedError<ChannelFull>()("ChannelFull"
   }
 }
 
-let lastFull: ChannelFull | undefined
-
-/**
- * The `ChannelFull` of a send that found the channel full, made for the hot path of senders
- * retrying against a full channel: without a stack trace (it would only show the layer's
- * internals) and, while the same channel keeps failing, the same instance again. Errors are
- * immutable values (Effect never mutates a failure), so sharing one is safe. Constructing a
- * Schema error with a stack costs several microseconds, more than the send itself.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const channelFull = (channel: string, capacity?: number): ChannelFull => {
-  const last = lastFull
-  if (last !== undefined && last.channel === channel && last.capacity === capacity) return last
-  const limit = Error.stackTraceLimit
-  Error.stackTraceLimit = 0
-  try {
-    // true: the fields are ours, skip validating them.
-    return lastFull = new ChannelFull(capacity === undefined ? { channel } : { channel, capacity }, true)
-  } finally {
-    Error.stackTraceLimit = limit
-  }
-}
-
 /**
  * The transport lost (or could not get) its connection to the broker, and the operation could
  * not be completed within its bound. The message of a failed `send` was not delivered.

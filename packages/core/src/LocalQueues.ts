@@ -21,6 +21,7 @@ import type { Scope } from "effect"
 import { Duration, Effect, Schedule } from "effect"
 import { LayerClosed } from "./Errors.js"
 import { Fifo } from "./Fifo.js"
+import { coarseNow, liveClock } from "./internal/hotPath.js"
 import * as Message from "./Message.js"
 import * as Metrics from "./Metrics.js"
 import * as Warnings from "./Warnings.js"
@@ -152,30 +153,6 @@ export interface LocalQueues {
   readonly sweep: Effect.Effect<void>
   /** Whether the queues are closed. */
   readonly isClosed: () => boolean
-}
-
-/** The clock every Effect program has unless one (`TestClock`, say) is provided. */
-const liveClock = Effect.runSync(Effect.clock)
-
-let cachedNow = 0
-let cachedNowStale = true
-const staleNow = () => {
-  cachedNowStale = true
-}
-
-/**
- * The live clock's time, read once per run of synchronous code (until the next microtask): the
- * queues ask for the time on every send and receive, `Date.now()` costs about as much as the rest
- * of a receive, and expiry deadlines of seconds do not need more than that. Only for the live
- * clock: any other clock (`TestClock`) is read every time.
- */
-const coarseNow = (): number => {
-  if (cachedNowStale) {
-    cachedNow = liveClock.unsafeCurrentTimeMillis()
-    cachedNowStale = false
-    queueMicrotask(staleNow)
-  }
-  return cachedNow
 }
 
 /**

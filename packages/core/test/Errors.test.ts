@@ -1,10 +1,11 @@
 import { Errors } from "@channel-layer/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Equal } from "effect"
+import { channelFull } from "../src/internal/hotPath.js"
 
-describe("Errors.channelFull", () => {
+describe("channelFull (the hot path's shared ChannelFull)", () => {
   it("is a ChannelFull with the channel and capacity, and no stack frames", () => {
-    const error = Errors.channelFull("room.inmemory!abc", 10)
+    const error = channelFull("room.inmemory!abc", 10)
     expect(error).toBeInstanceOf(Errors.ChannelFull)
     expect(error).toMatchObject({ _tag: "ChannelFull", channel: "room.inmemory!abc", capacity: 10 })
     expect(error.message).toBe("channel room.inmemory!abc is full (capacity 10)")
@@ -13,18 +14,18 @@ describe("Errors.channelFull", () => {
   })
 
   it("gives the same instance while the same channel keeps failing, a new one for another", () => {
-    const first = Errors.channelFull("a!1", 5)
-    expect(Errors.channelFull("a!1", 5)).toBe(first)
-    const other = Errors.channelFull("a!2", 5)
+    const first = channelFull("a!1", 5)
+    expect(channelFull("a!1", 5)).toBe(first)
+    const other = channelFull("a!2", 5)
     expect(other).not.toBe(first)
     expect(other.channel).toBe("a!2")
-    const noCapacity = Errors.channelFull("a!2")
-    expect(noCapacity.channel).toBe("a!2")
-    expect(noCapacity.capacity).toBeUndefined()
+    const otherCapacity = channelFull("a!2", 7)
+    expect(otherCapacity.channel).toBe("a!2")
+    expect(otherCapacity.capacity).toBe(7)
   })
 
   it("fails an Effect that catchTag handles", () => {
-    const result = Effect.runSync(Effect.either(Effect.fail(Errors.channelFull("a!3"))))
+    const result = Effect.runSync(Effect.either(Effect.fail(channelFull("a!3", 1))))
     expect(Either.isLeft(result) && result.left._tag).toBe("ChannelFull")
     expect(Error.stackTraceLimit).toBeGreaterThan(0)
   })

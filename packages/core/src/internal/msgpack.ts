@@ -10,6 +10,7 @@
  */
 
 import { MAX_DEPTH } from "../Message.js"
+import { carve, SLAB_MAX_VALUE } from "./hotPath.js"
 
 /** Thrown inside the decoder; the public Codec turns it into a typed error. */
 export class MsgpackError extends Error {}
@@ -48,12 +49,6 @@ export const sizeBound = (value: unknown, limit: number): number => {
   }
 }
 
-/** The slab `Writer.finish` carves small values out of, and how much of it is used. */
-const SLAB_SIZE = 16 * 1024
-const SLAB_MAX_VALUE = 2 * 1024
-let slab: Buffer = Buffer.allocUnsafeSlow(SLAB_SIZE)
-let slabOffset = 0
-
 /**
  * Writes msgpack into one growing buffer that is reused from call to call; `finish` copies out
  * the bytes of the value just written.
@@ -72,27 +67,12 @@ export class Writer {
     return this.position
   }
 
-  /**
-   * A copy of the bytes written since `reset`. Small values are carved out of a shared slab (as
-   * Node's `Buffer.allocUnsafe` does): a `Uint8Array` of its own backing store costs several
-   * times what encoding a small message does. A slab is never written twice, so a body stays
-   * intact for as long as anyone holds it (and holds its slab).
-   */
+  /** A copy of the bytes written since `reset` (small ones carved out of a shared slab). */
   finish(): Uint8Array {
     const size = this.position
-    if (size > SLAB_MAX_VALUE) {
-      const out = new Uint8Array(size)
-      out.set(this.buffer.subarray(0, size))
-      return out
-    }
-    if (slabOffset + size > SLAB_SIZE) {
-      slab = Buffer.allocUnsafeSlow(SLAB_SIZE)
-      slabOffset = 0
-    }
-    const out = new Uint8Array(slab.buffer, slab.byteOffset + slabOffset, size)
-    this.buffer.copy(slab, slabOffset, 0, size)
-    // 8-byte aligned, like Node's pool.
-    slabOffset = (slabOffset + size + 7) & ~7
+    if (size <= SLAB_MAX_VALUE) return carve(this.buffer, size)
+    const out = new Uint8Array(size)
+    out.set(this.buffer.subarray(0, size))
     return out
   }
 

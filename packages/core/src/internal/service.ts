@@ -18,11 +18,12 @@ import type {
 } from "../ChannelLayer.js"
 import { channelNameProblem, groupNameProblem } from "../ChannelName.js"
 import * as Codec from "../Codec.js"
-import { channelFull, InvalidChannelName, LayerClosed, MessageTooLarge } from "../Errors.js"
+import { InvalidChannelName, LayerClosed, MessageTooLarge } from "../Errors.js"
 import * as LocalQueues from "../LocalQueues.js"
 import * as Message from "../Message.js"
 import * as Metrics from "../Metrics.js"
 import * as Warnings from "../Warnings.js"
+import { channelFull, defaultTracer } from "./hotPath.js"
 
 const prefixPattern = /^[a-zA-Z\d\-_.]*$/
 
@@ -77,9 +78,6 @@ class Membership {
     this.byGroup.clear()
   }
 }
-
-/** The tracer every Effect program has unless one (OpenTelemetry, say) is provided. */
-const defaultTracer = Effect.runSync(Effect.tracer)
 
 /**
  * Wraps an effect in a span only when a real tracer is installed: spans made by Effect's default

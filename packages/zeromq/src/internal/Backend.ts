@@ -145,7 +145,7 @@ export const make = (wiring: Wiring, role: string): Effect.Effect<Backend.Backen
           if (!wiring.reachable()) return Effect.fail(unreachable())
           warnings.report(backPressureKind, channel)
           Metrics.messagesRejectedFull.unsafeUpdate(1, labels)
-          return Effect.fail(Errors.channelFull(channel))
+          return Effect.fail(new Errors.ChannelFull({ channel }))
         })
       },
       groups: {
