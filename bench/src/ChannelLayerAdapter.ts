@@ -1,6 +1,6 @@
 /**
  * A {@link PointToPointAdapter} for any implementation of the `ChannelLayer` service
- * (DESIGN.md section 2), given the Effect `Layer`s that provide it.
+ * (docs/ARCHITECTURE.md), given the Effect `Layer`s that provide it.
  *
  * The service is described structurally here, so the harness does not depend on a particular
  * build of `@channel-layer/core`: pass core's `ChannelLayer` tag and a transport's layer, e.g.

@@ -43,7 +43,7 @@ export const SENDS = 1_000
 export const WINDOW = 100
 
 /**
- * Local deliveries per second the fan-out must reach (issue 5).
+ * Local deliveries per second the fan-out must reach (the project's target).
  * @since 0.1.0
  * @category constants
  */

@@ -64,10 +64,10 @@ export interface FloorRef {
 }
 
 /**
- * A target from issue 5, checked against the measured value (and its floor, where it has one).
+ * A target of the project's, checked against the measured value (and its floor, where it has one).
  * - `ratio-at-least`: value / floor >= value (throughput against its floor)
  * - `floor-plus-at-most`: value <= floor + value (latency against the raw p99); the floor is
- *   `relativeTo` when given (issue 5 bounds every transport's p99 by raw amqplib's), otherwise the
+ *   `relativeTo` when given (every transport's p99 is bounded by raw amqplib's), otherwise the
  *   measurement's own
  * - `at-least`, `at-most`, `equals`: absolute bounds
  * @since 0.1.0

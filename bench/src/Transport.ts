@@ -49,7 +49,7 @@ export interface PointToPointFloors {
   /** Scenario name of the fixed-rate latency floor of the same library (the ratio column). */
   readonly latency?: string
   /**
-   * Scenario name of the latency floor the p99 target is relative to. Issue 5 bounds every
+   * Scenario name of the latency floor the p99 target is relative to. The project bounds every
    * transport by raw amqplib's p99 plus 1 ms; without one the latency has no target.
    */
   readonly latencyTarget?: string
@@ -67,7 +67,7 @@ export interface PointToPointAdapter {
   readonly floors: PointToPointFloors
   /** Minimum throughput as a ratio of the floor (RabbitMQ 0.9, ZeroMQ 0.8, in-memory 0.5); none when absent. */
   readonly targetRatio?: number
-  /** p99 latency may exceed the floor's p99 by at most this many milliseconds (issue 5: 1). */
+  /** p99 latency may exceed the floor's p99 by at most this many milliseconds (the project's target: 1). */
   readonly latencySlackMs?: number
   /** Timed throughput rounds, each next to a round of the floor; medians reported. Default 3. */
   readonly rounds?: number

@@ -131,7 +131,7 @@ const rabbitProbes = (url: string, sender: RabbitMQ.RabbitMQServices): Probes =>
 
 /**
  * ZeroMQ has no back-pressure from a receiving process to a sending one: a message for a local
- * channel that holds `capacity` messages is dropped by the receiver (DESIGN.md 5). A sender that
+ * channel that holds `capacity` messages is dropped by the receiver (see the ZeroMQ README's back-pressure section). A sender that
  * outruns its receiver, as the point-to-point runs do on purpose, would lose messages at the
  * default of 100, so these runs raise it as the raw zeromq floor raises its high-water marks.
  */

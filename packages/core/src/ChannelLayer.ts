@@ -65,7 +65,7 @@ export interface ChannelLayerService {
    * `<prefix>.inmemory!<random>`; broker transports put the part that routes to this instance
    * before the `!` and the prefix after it (RabbitMQ: `<queue>!<prefix><random>`). Once it returns, a message sent to the channel is not lost for want of a route.
    * Broker transports fail with `ConnectionClosed` when the first connection cannot be made within
-   * their connect bound (the contract of DESIGN.md lists only `LayerClosed`; waiting forever for a
+   * their connect bound (the contract names only `LayerClosed` there; waiting forever for a
    * broker that is down helps nobody), and with `InvalidChannelName` for a prefix that cannot
    * start a channel name.
    */

@@ -4,7 +4,7 @@ import { join } from "node:path"
 import ts from "typescript"
 
 // Every export of every package's public modules carries a JSDoc with @since (and, for
-// declarations other than the module barrels, @category), as DESIGN.md asks.
+// declarations other than the module barrels, @category), as the project's conventions ask.
 const packagesDir = new URL("../../", import.meta.url).pathname
 
 // A private workspace (test support, never published) has no public modules.
