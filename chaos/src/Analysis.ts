@@ -32,8 +32,12 @@ export interface AnalysisInput {
  * - `killedProxy`: inside the ZeroMQ proxy when it was killed, or published by the new one before
  *   the consumer had subscribed again (PUB/SUB is at most once).
  * - `killedSender`: still inside the ZeroMQ producer that was killed (queued in its PUB socket).
+ * - `senderJoining`: a group send of the ZeroMQ producer that replaced it, before its PUB socket
+ *   had the consumer's subscriptions (a PUB socket drops what no subscriber asked for; a new
+ *   process holds direct messages for a subscriber it does not know yet, but cannot know who
+ *   wants a group's).
  */
-export type LossReason = "silent" | "restartWindow" | "restartQueue" | "killedProxy" | "killedSender"
+export type LossReason = "silent" | "restartWindow" | "restartQueue" | "killedProxy" | "killedSender" | "senderJoining"
 
 /** A stretch of time in which a lost message of the given kinds (and sender) has a reason. */
 export interface LossWindow {
@@ -59,7 +63,8 @@ export type FirstArrivalAfter = (after: number, kind?: Kind) => number | undefin
  *   confirmed within `killMargin` before `stop_app` and until it returned (they were in the queue).
  * - Proxy kill: sends from `killMargin` before the kill until the first message of the same kind
  *   sent after the new proxy listened arrives.
- * - Sender kill: sends of the killed producer that ended within `killMargin` before the kill.
+ * - Sender kill: sends of the killed producer that ended within `killMargin` before the kill; group
+ *   sends of its replacement until the first group message it sent arrives.
  * A window whose end never came (nothing arrived after the repair) stays open to the end of the
  * run; that run also fails for not recovering.
  */
@@ -103,6 +108,12 @@ export const lossWindows = (
           sender: fault.sender,
           from: fault.at - killMarginMillis,
           to: fault.at
+        }, {
+          reason: "senderJoining",
+          kinds: ["group"],
+          sender: fault.replacement,
+          from: fault.up,
+          to: firstArrivalAfter(fault.up, "group") ?? Infinity
         }]
     }
   })
@@ -183,7 +194,8 @@ export const analyse = (input: AnalysisInput): Tally => {
     restartWindow: 0,
     restartQueue: 0,
     killedProxy: 0,
-    killedSender: 0
+    killedSender: 0,
+    senderJoining: 0
   }
   const failed: Record<string, number> = {}
   const silentLossNear = new Map<string | null, number>()

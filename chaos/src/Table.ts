@@ -88,6 +88,10 @@ const rows: ReadonlyArray<Row> = [
   },
   { label: "lost in the killed proxy", cell: (r) => allowedLoss(r, "ProxyKill", r.tally.lost.killedProxy) },
   { label: "lost with the killed sender", cell: (r) => allowedLoss(r, "SenderKill", r.tally.lost.killedSender) },
+  {
+    label: "lost while its replacement's subscribers joined (group sends)",
+    cell: (r) => allowedLoss(r, "SenderKill", r.tally.lost.senderJoining)
+  },
   { label: "duplicates", cell: (r) => count(r.tally.duplicates) },
   { label: "out of order (per sender and channel)", cell: (r) => count(r.tally.outOfOrder) },
   { label: "recovery after a cut, median / max", cell: (r) => cutRecovery(r.tally.cutRecoveries) },

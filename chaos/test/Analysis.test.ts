@@ -55,7 +55,7 @@ describe("analyse", () => {
       failedButDelivered: 1,
       delivered: 3,
       deliveredUnrecorded: 0,
-      lost: { silent: 1, restartWindow: 0, restartQueue: 0, killedProxy: 0, killedSender: 0 },
+      lost: { silent: 1, restartWindow: 0, restartQueue: 0, killedProxy: 0, killedSender: 0, senderJoining: 0 },
       duplicates: 1,
       outOfOrder: 0
     })
@@ -109,7 +109,14 @@ describe("analyse", () => {
       [arrival(proof, 3_400)],
       [restart]
     ))
-    expect(tally.lost).toEqual({ silent: 3, restartWindow: 2, restartQueue: 0, killedProxy: 0, killedSender: 0 })
+    expect(tally.lost).toEqual({
+      silent: 3,
+      restartWindow: 2,
+      restartQueue: 0,
+      killedProxy: 0,
+      killedSender: 0,
+      senderJoining: 0
+    })
     // All three nearest the restart: beforeStop ended 50 ms before it.
     expect(tally.silentLossNear).toEqual([{ fault: "broker restart at 1.0 s", count: 3 }])
     expect(tally.repairRecoveries).toEqual([{ fault: "broker restart at 1.0 s", millis: 400 }])
@@ -128,7 +135,14 @@ describe("analyse", () => {
       ])
     )
     // longBefore ended 1.9 s before the stop: the consumer, keeping up, should have had it.
-    expect(tally.lost).toEqual({ silent: 1, restartWindow: 0, restartQueue: 3, killedProxy: 0, killedSender: 0 })
+    expect(tally.lost).toEqual({
+      silent: 1,
+      restartWindow: 0,
+      restartQueue: 3,
+      killedProxy: 0,
+      killedSender: 0,
+      senderJoining: 0
+    })
   })
 
   it("the killed proxy: from the margin before the kill until a message of that kind sent after the restart arrives", () => {
@@ -146,7 +160,14 @@ describe("analyse", () => {
       [kill]
     ))
     // longBefore and directAfterProof have no reason; the others were in the proxy's window.
-    expect(tally.lost).toEqual({ silent: 2, restartWindow: 0, restartQueue: 0, killedProxy: 3, killedSender: 0 })
+    expect(tally.lost).toEqual({
+      silent: 2,
+      restartWindow: 0,
+      restartQueue: 0,
+      killedProxy: 3,
+      killedSender: 0,
+      senderJoining: 0
+    })
     expect(tally.repairRecoveries).toEqual([{ fault: "proxy killed at 10.0 s", millis: 200 }])
   })
 
@@ -162,8 +183,33 @@ describe("analyse", () => {
       [arrival(send(1, 13_100, { sender: "producer-2" }), 13_500)],
       [kill]
     ))
-    expect(tally.lost).toEqual({ silent: 2, restartWindow: 0, restartQueue: 0, killedProxy: 0, killedSender: 1 })
+    expect(tally.lost).toEqual({
+      silent: 2,
+      restartWindow: 0,
+      restartQueue: 0,
+      killedProxy: 0,
+      killedSender: 1,
+      senderJoining: 0
+    })
     expect(tally.repairRecoveries).toEqual([{ fault: "producer-1 killed at 10.0 s", millis: 500 }])
+  })
+
+  it("the replacement sender: its group sends until one of them arrives (its subscribers were joining)", () => {
+    const kill: Fault = { _tag: "SenderKill", at: 10_000, sender: "producer-1", replacement: "producer-2", up: 13_000 }
+    const early = send(0, 13_050, { sender: "producer-2", kind: "group" })
+    const earlyDirect = send(1, 13_060, { sender: "producer-2" })
+    const proof = send(2, 13_300, { sender: "producer-2", kind: "group" })
+    const late = send(3, 14_000, { sender: "producer-2", kind: "group" })
+    const tally = analyse(input([early, earlyDirect, proof, late], [arrival(proof, 13_400)], [kill]))
+    // A direct message is held for a subscriber the new sender does not know yet: its loss is silent.
+    expect(tally.lost).toEqual({
+      silent: 2,
+      restartWindow: 0,
+      restartQueue: 0,
+      killedProxy: 0,
+      killedSender: 0,
+      senderJoining: 1
+    })
   })
 
   it("a silent loss is put down to the fault nearest to the end of its send, before or after it", () => {
@@ -268,7 +314,7 @@ describe("the verdict and the table", () => {
       consumerAlive: true,
       tally: {
         ...result().tally,
-        lost: { silent: 0, restartWindow: 4, restartQueue: 0, killedProxy: 0, killedSender: 0 }
+        lost: { silent: 0, restartWindow: 4, restartQueue: 0, killedProxy: 0, killedSender: 0, senderJoining: 0 }
       }
     })
     expect(failures(allowedOnly)).toEqual([])
