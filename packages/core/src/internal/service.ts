@@ -38,6 +38,8 @@ const badPrefix = (prefix: unknown) =>
  * Group membership as the application asked for it: the members of each group here and when each
  * last joined (for `groupExpiry`). A group without members is forgotten.
  */
+const none: ReadonlyArray<string> = []
+
 class Membership {
   private readonly byGroup = new Map<string, Map<string, number>>()
 
@@ -63,11 +65,12 @@ class Membership {
     return true
   }
 
-  /** Members of `group` that last joined at or before `before`. */
-  joinedBefore(group: string, before: number): Array<string> {
-    const out: Array<string> = []
-    for (const [channel, at] of this.byGroup.get(group) ?? []) if (at <= before) out.push(channel)
-    return out
+  /** Members of `group` that last joined at or before `before` (no allocation when there are none). */
+  joinedBefore(group: string, before: number): ReadonlyArray<string> {
+    let out: Array<string> | undefined
+    const members = this.byGroup.get(group)
+    if (members !== undefined) { for (const [channel, at] of members) if (at <= before) (out ??= []).push(channel) }
+    return out ?? none
   }
 
   groups(): ReadonlyArray<string> {
