@@ -7,11 +7,11 @@
  * without the launcher in between: SIGKILL then hits the proxy itself, not a launcher that would
  * leave its child to stop cleanly.
  */
+import { Ports } from "@channel-layer/testing"
 import { Data, Effect, Ref, Schedule, Scope } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { tcp } from "./FreePorts.js"
 import { type Spawned, spawnTs } from "./Spawn.js"
 
 export class ProxyError extends Data.TaggedError("ProxyError")<{ readonly message: string }> {}
@@ -38,8 +38,8 @@ export const make = (
   Effect.gen(function*() {
     const scope = yield* Effect.scope
     const running = yield* Ref.make<ReadonlyArray<Spawned>>([])
-    const pullAddress = tcp(options.pullPort)
-    const publishAddress = tcp(options.publishPort)
+    const pullAddress = Ports.tcp(options.pullPort)
+    const publishAddress = Ports.tcp(options.publishPort)
 
     const waitUntilListening = (proxy: Spawned) =>
       Effect.promise(() => fs.promises.readFile(proxy.logFile, "utf8").catch(() => "")).pipe(

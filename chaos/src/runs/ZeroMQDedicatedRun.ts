@@ -2,10 +2,10 @@
  * The ZeroMQ dedicated run: producer and consumer through a `channel-layer-zmq-proxy`, killed
  * with SIGKILL (one kill per 30 s of run, at least one) and started again on the same ports.
  */
+import { Ports } from "@channel-layer/testing"
 import type { Scope } from "effect"
 import { Effect } from "effect"
 import { killOffsets } from "../Faults.js"
-import * as FreePorts from "../FreePorts.js"
 import type { TransportSpec } from "../Protocol.js"
 import type { RunResult } from "../Report.js"
 import * as Session from "../Session.js"
@@ -16,7 +16,7 @@ const downtime = "1 second"
 
 export const run = (settings: Session.RunSettings): Effect.Effect<RunResult, unknown, Scope.Scope> =>
   Effect.gen(function*() {
-    const [pullPort, publishPort] = yield* FreePorts.take(2)
+    const [pullPort, publishPort] = yield* Ports.free(2)
     const proxy = yield* ZmqProxyProcess.make({
       pullPort,
       publishPort,

@@ -30,7 +30,8 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { fileExcerpt, freePorts, makeTempDir, withLiveClock } from "./internal.js"
+import { fileExcerpt, makeTempDir, withLiveClock } from "./internal.js"
+import * as Ports from "./Ports.js"
 import * as Rabbitmqctl from "./Rabbitmqctl.js"
 
 /** A node failed to start (the message ends with the tail of its log) or its setup failed. */
@@ -115,7 +116,7 @@ interface Running {
 export const startNode = (options: StartNodeOptions = {}): Effect.Effect<RabbitNode, RabbitNodeError, Scope.Scope> =>
   Effect.gen(function*() {
     const dir = yield* makeTempDir("rabbit-node-")
-    const [port, distPort] = yield* freePorts(2).pipe(
+    const [port, distPort] = yield* Ports.free(2).pipe(
       Effect.mapError((error) => new RabbitNodeError({ nodeName: "", message: error.message }))
     )
     return yield* launchNode({

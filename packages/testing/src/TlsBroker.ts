@@ -22,7 +22,8 @@ import type { Scope } from "effect"
 import { Data, Duration, Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { exec, freePorts, makeTempDir } from "./internal.js"
+import { exec, makeTempDir } from "./internal.js"
+import * as Ports from "./Ports.js"
 import type { RabbitNode, StartNodeOptions } from "./RabbitNode.js"
 import { launchNode, RabbitNodeError } from "./RabbitNode.js"
 
@@ -172,7 +173,7 @@ export const make = (
   Effect.gen(function*() {
     const dir = yield* makeTempDir("rabbit-tls-")
     const files = yield* generateCertificates(path.join(dir, "certs"))
-    const [port, distPort] = yield* freePorts(2).pipe(
+    const [port, distPort] = yield* Ports.free(2).pipe(
       Effect.mapError((error) => new RabbitNodeError({ nodeName: "", message: error.message }))
     )
     const vhost = options.vhost ?? "asgi"

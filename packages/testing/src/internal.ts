@@ -1,12 +1,11 @@
 /**
- * Plumbing shared by the test-support modules: running a command, free ports, temporary
+ * Plumbing shared by the test-support modules: running a command, temporary
  * directories, log excerpts, and a live clock.
  */
 import type { Scope } from "effect"
 import { Clock, Data, Effect } from "effect"
 import { execFile } from "node:child_process"
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 
@@ -135,41 +134,4 @@ export const makeTempDir = (prefix: string): Effect.Effect<string, never, Scope.
   Effect.acquireRelease(
     Effect.promise(() => fs.promises.mkdtemp(path.join(os.tmpdir(), prefix))),
     (dir) => Effect.promise(() => fs.promises.rm(dir, { recursive: true, force: true }))
-  )
-
-const canListen = (port: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const server = net.createServer()
-    server.once("error", () => resolve(false))
-    server.listen({ port, host: "0.0.0.0", exclusive: true }, () => server.close(() => resolve(true)))
-  })
-
-/**
- * `count` distinct ports that are free now, chosen at random in 20000-31999: below Linux's
- * ephemeral range (32768+), so no outgoing connection takes one while a node that owns it is
- * stopped for a while and must come back on the same port. Avoids RabbitMQ's defaults (25672).
- */
-export const freePorts = (count: number): Effect.Effect<ReadonlyArray<number>, ExecError> =>
-  Effect.promise(async () => {
-    const chosen: Array<number> = []
-    for (let attempt = 0; attempt < 500 && chosen.length < count; attempt++) {
-      const port = 20_000 + Math.floor(Math.random() * 12_000)
-      if (chosen.includes(port) || (port >= 25_600 && port <= 25_700)) continue
-      if (await canListen(port)) chosen.push(port)
-    }
-    return chosen
-  }).pipe(
-    Effect.filterOrFail(
-      (ports) => ports.length === count,
-      () =>
-        new ExecError({
-          reason: "Spawn",
-          command: "listen",
-          args: [],
-          exitCode: null,
-          stdout: "",
-          stderr: "",
-          message: `could not find ${count} free TCP ports in 20000-31999`
-        })
-    )
   )
