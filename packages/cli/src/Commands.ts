@@ -1,48 +1,18 @@
 /**
- * What each command does, as Effects on the `ChannelLayer` service. Output goes through the
- * `Output` service, so tests can capture it.
+ * What each command does, as Effects on the `ChannelLayer` service. What a command prints goes to
+ * standard output through `Console.log`; what it tells people goes to standard error through
+ * `Console.error`.
  *
  * @since 0.1.0
  */
 import { ChannelLayer, type Message } from "@channel-layer/core"
-import { Context, Duration, Effect, Layer, Option, Schema, Stream } from "effect"
-import type { Command } from "./Args.js"
+import { Console, Duration, Effect, Option, Schema, Stream } from "effect"
 import * as Json from "./Json.js"
-
-/**
- * Where the CLI writes: `out` is the program's output (messages received), `err` is for people
- * (what it is doing, what went wrong).
- *
- * @since 0.1.0
- * @category services
- */
-export class Output extends Context.Tag("@channel-layer/cli/Output")<Output, {
-  readonly out: (line: string) => Effect.Effect<void>
-  readonly err: (line: string) => Effect.Effect<void>
-  /** All of standard input, for a MESSAGE given as `-`. */
-  readonly stdin: Effect.Effect<string>
-}>() {}
-
-/**
- * `Output` on the process's standard streams.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerProcessOutput: Layer.Layer<Output> = Layer.succeed(Output, {
-  out: (line) => Effect.sync(() => process.stdout.write(line + "\n")),
-  err: (line) => Effect.sync(() => process.stderr.write(line + "\n")),
-  stdin: Effect.promise(async () => {
-    const chunks: Array<Buffer> = []
-    for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
-    return Buffer.concat(chunks).toString("utf8")
-  })
-})
+import { Stdin } from "./Stdio.js"
 
 const readMessage = (text: string) =>
   Effect.gen(function*() {
-    const output = yield* Output
-    const source = text === "-" ? yield* output.stdin : text
+    const source = text === "-" ? yield* (yield* Stdin).readAll : text
     return yield* Json.parseMessage(source.trim())
   })
 
@@ -57,7 +27,7 @@ export const send = (channel: string, text: string) =>
     const message = yield* readMessage(text)
     const layer = yield* ChannelLayer.ChannelLayer
     yield* layer.send(channel, message)
-    yield* Effect.flatMap(Output, (output) => output.err(`sent ${message.type} to ${channel}`))
+    yield* Console.error(`sent ${message.type} to ${channel}`)
   })
 
 /**
@@ -71,7 +41,7 @@ export const groupSend = (group: string, text: string) =>
     const message = yield* readMessage(text)
     const layer = yield* ChannelLayer.ChannelLayer
     yield* layer.groupSend(group, message)
-    yield* Effect.flatMap(Output, (output) => output.err(`sent ${message.type} to group ${group}`))
+    yield* Console.error(`sent ${message.type} to group ${group}`)
   })
 
 /**
@@ -83,30 +53,33 @@ export const groupSend = (group: string, text: string) =>
  */
 export const listen = (options: {
   readonly groups: ReadonlyArray<string>
-  readonly prefix: string | undefined
-  readonly count: number | undefined
-  readonly timeout: Duration.Duration | undefined
+  readonly prefix: Option.Option<string>
+  readonly count: Option.Option<number>
+  readonly timeout: Option.Option<Duration.Duration>
 }) =>
   Effect.gen(function*() {
     const layer = yield* ChannelLayer.ChannelLayer
-    const output = yield* Output
-    const channel = yield* (options.prefix === undefined ? layer.newChannel() : layer.newChannel(options.prefix))
+    const channel = yield* Option.match(options.prefix, {
+      onNone: () => layer.newChannel(),
+      onSome: (prefix) => layer.newChannel(prefix)
+    })
     for (const group of options.groups) {
       yield* Effect.acquireRelease(layer.groupAdd(group, channel), () =>
         Effect.ignore(layer.groupDiscard(group, channel)))
     }
     const groups = options.groups.length === 0 ? "" : ` (groups: ${options.groups.join(", ")})`
-    yield* output.err(`listening on ${channel}${groups}`)
-    const received = ChannelLayer.messages(channel).pipe(
-      options.count === undefined
-        ? (stream) =>
-          stream
-        : Stream.take(options.count),
-      Stream.runForEach((message) => output.out(Json.formatMessage(message)))
-    )
-    if (options.timeout === undefined) return yield* received
-    const done = yield* Effect.timeout(received, options.timeout).pipe(Effect.option)
-    if (Option.isNone(done)) yield* output.err(`no more messages after ${Duration.format(options.timeout)}`)
+    yield* Console.error(`listening on ${channel}${groups}`)
+    const messages = ChannelLayer.messages(channel)
+    const received = Option.match(options.count, {
+      onNone: () =>
+        messages,
+      onSome: (n) => Stream.take(messages, n)
+    })
+      .pipe(Stream.runForEach((message) => Console.log(Json.formatMessage(message))))
+    if (Option.isNone(options.timeout)) return yield* received
+    const timeout = options.timeout.value
+    const done = yield* Effect.timeout(received, timeout).pipe(Effect.option)
+    if (Option.isNone(done)) yield* Console.error(`no more messages after ${Duration.format(timeout)}`)
   }).pipe(Effect.scoped)
 
 /**
@@ -136,10 +109,9 @@ const expectType = (message: Message.Message, type: string) =>
  */
 export const selfTest = Effect.gen(function*() {
   const layer = yield* ChannelLayer.ChannelLayer
-  const output = yield* Output
   const channel = yield* layer.newChannel("selftest")
   const group = `selftest.${channel.split("!")[1] ?? "group"}`
-  yield* output.err(`channel ${channel}, group ${group}`)
+  yield* Console.error(`channel ${channel}, group ${group}`)
   yield* layer.send(channel, { type: "selftest.direct", bytes: new Uint8Array([1, 2, 3]) })
   yield* layer.receive(channel).pipe(
     Effect.timeoutFail({
@@ -148,32 +120,13 @@ export const selfTest = Effect.gen(function*() {
     }),
     Effect.flatMap((message) => expectType(message, "selftest.direct"))
   )
-  yield* output.err("direct message: ok")
+  yield* Console.error("direct message: ok")
   yield* Effect.acquireRelease(layer.groupAdd(group, channel), () => Effect.ignore(layer.groupDiscard(group, channel)))
   yield* layer.groupSend(group, { type: "selftest.group", n: 1 })
   yield* layer.receive(channel).pipe(
     Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new SelfTestFailed({ reason: "no group message" }) }),
     Effect.flatMap((message) => expectType(message, "selftest.group"))
   )
-  yield* output.err("group message: ok")
-  yield* output.out("self-test passed")
+  yield* Console.error("group message: ok")
+  yield* Console.log("self-test passed")
 }).pipe(Effect.scoped)
-
-/**
- * Runs a parsed command (other than help).
- *
- * @since 0.1.0
- * @category commands
- */
-export const run = (command: Exclude<Command, { _tag: "Help" }>) => {
-  switch (command._tag) {
-    case "Send":
-      return send(command.channel, command.message)
-    case "GroupSend":
-      return groupSend(command.group, command.message)
-    case "Listen":
-      return listen(command)
-    case "SelfTest":
-      return selfTest
-  }
-}

@@ -1,25 +1,21 @@
 /**
- * Entry point of the `channel-layer` bin: runs the program on the process's arguments, exits with
- * its status. Ctrl-C (SIGINT) or SIGTERM interrupts the command, which leaves its groups.
+ * Entry point of the `channel-layer` bin. `NodeRuntime.runMain` interrupts the command on SIGINT
+ * (Ctrl-C) or SIGTERM: `listen` leaves its groups and the layer closes before the process exits.
  *
  * @since 0.1.0
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Effect, Exit } from "effect"
-import * as Commands from "./Commands.js"
-import * as Main from "./Main.js"
+import { Effect } from "effect"
+import * as Cli from "./Cli.js"
+import * as Stdio from "./Stdio.js"
 
-Main.program(process.argv.slice(2), process.env).pipe(
-  Effect.provide(Commands.layerProcessOutput),
-  Effect.provide(Main.layerLogger),
+Cli.run(process.argv.slice(2)).pipe(
+  Stdio.plainUnlessTerminal,
+  Effect.provide(Cli.layer),
   NodeRuntime.runMain({
+    // Cli.run reports errors itself; Stdio.layerLogger is the only logger (runMain's would write to stdout).
     disableErrorReporting: true,
-    // Main.layerLogger is the logger (on standard error); runMain's own would add a second one, on
-    // standard output.
     disablePrettyLogger: true,
-    teardown: (exit, onExit) =>
-      onExit(
-        Exit.isSuccess(exit) && typeof exit.value === "number" ? exit.value : Exit.isInterrupted(exit) ? 0 : 1
-      )
+    teardown: (exit, onExit) => onExit(Cli.exitCode(exit))
   })
 )

@@ -1,7 +1,7 @@
 /**
  * @since 0.1.0
  */
-export * as Args from "./Args.js"
+export * as Cli from "./Cli.js"
 /**
  * @since 0.1.0
  */
@@ -13,8 +13,12 @@ export * as Json from "./Json.js"
 /**
  * @since 0.1.0
  */
-export * as Main from "./Main.js"
+export * as Stdio from "./Stdio.js"
 /**
  * @since 0.1.0
  */
 export * as Transport from "./Transport.js"
+/**
+ * @since 0.1.0
+ */
+export * as Values from "./Values.js"

@@ -23,7 +23,7 @@ describe("Json", () => {
   it("tags the floats JSON cannot write, so NaN is not mistaken for null", () => {
     const text = "{\"type\":\"t\",\"nan\":{\"$float\":\"NaN\"},\"inf\":{\"$float\":\"Infinity\"}," +
       "\"ninf\":{\"$float\":\"-Infinity\"},\"nzero\":{\"$float\":\"-0\"},\"none\":null}"
-    const message = Either.getOrThrow(Json.parseMessage(text)) as any
+    const message = Either.getOrThrow(Json.parseMessage(text))
     expect(message.nan).toBeNaN()
     expect(message.inf).toBe(Infinity)
     expect(Object.is(message.nzero, -0)).toBe(true)

@@ -1,33 +1,32 @@
 #!/usr/bin/env node
-/* global process, URL */
+/* global URL */
 // The `channel-layer-zmq-proxy` command. Where tsx is installed (a checkout of the repository after
-// npm ci) it runs the TypeScript sources through tsx with the channel-layer-source export
-// condition, in a child process that stops when this launcher goes away (an IPC channel): a dist/
-// left over from an earlier build is never run by mistake. Without tsx (the published package)
-// it runs the built dist/bin/proxy.js.
-import { spawn } from "node:child_process"
+// npm ci) it runs the TypeScript sources through tsx's loader, with the channel-layer-source export
+// condition, so that a dist/ left over from an earlier build is never run by mistake. Without tsx
+// (the published package) it runs the built dist/bin/proxy.js. Either way in this process: SIGINT
+// and SIGTERM reach the proxy itself, once, and it closes its sockets before it exits.
 import { existsSync } from "node:fs"
+import { register } from "node:module"
 import { fileURLToPath } from "node:url"
 
 const resolveTsx = () => {
   try {
-    return import.meta.resolve("tsx")
+    return import.meta.resolve("tsx/esm/api")
   } catch {
     return undefined
   }
 }
 
-const source = fileURLToPath(new URL("../src/bin/proxy.ts", import.meta.url))
-const built = fileURLToPath(new URL("../dist/bin/proxy.js", import.meta.url))
-const tsx = existsSync(source) ? resolveTsx() : undefined
+// What `node --conditions=channel-layer-source` does, for the imports that follow.
+const sourceCondition = `export const resolve = (specifier, context, next) =>
+  next(specifier, { ...context, conditions: [...context.conditions, "channel-layer-source"] })`
+
+const source = new URL("../src/bin/proxy.ts", import.meta.url)
+const tsx = existsSync(fileURLToPath(source)) ? resolveTsx() : undefined
 if (tsx === undefined) {
-  await import(built)
+  await import(new URL("../dist/bin/proxy.js", import.meta.url).href)
 } else {
-  const child = spawn(
-    process.execPath,
-    ["--conditions=channel-layer-source", "--import", tsx, source, ...process.argv.slice(2)],
-    { stdio: ["inherit", "inherit", "inherit", "ipc"] }
-  )
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => child.kill(signal))
-  child.on("exit", (code, signal) => process.exit(code ?? (signal === null ? 1 : 128)))
+  ;(await import(tsx)).register()
+  register(`data:text/javascript,${encodeURIComponent(sourceCondition)}`)
+  await import(source.href)
 }

@@ -1,169 +1,80 @@
 /**
- * The command line of `channel-layer-zmq-proxy`: its usage text and a parser from arguments to
- * what to do. Pure, so it is tested without starting anything.
+ * The command line of `channel-layer-zmq-proxy`, on @effect/cli: its options, what it runs, how
+ * it reports what went wrong, and the exit status of a run.
  *
  * @since 0.1.0
  */
-import { Either } from "effect"
+import { CliConfig, Command, CommandDescriptor, HelpDoc, Options, Usage, ValidationError } from "@effect/cli"
+import { FileSystem } from "@effect/platform"
+import { NodeContext } from "@effect/platform-node"
+import { Cause, Console, Duration, Effect, Either, Exit, Layer, Logger, LogLevel, Option, Schema } from "effect"
+import { readFileSync } from "node:fs"
+import * as ZeroMQ from "../ZeroMQ.js"
+import * as ZeroMQProxy from "../ZeroMQProxy.js"
 
-/**
- * The usage text (`--help`).
- *
- * @since 0.1.0
- * @category usage
- */
-export const usage = `Usage: channel-layer-zmq-proxy --pull <endpoint> --pub <endpoint> [options]
+const name = "channel-layer-zmq-proxy"
 
-The proxy of the dedicated ZeroMQ channel layer: layers PUSH to its PULL socket and subscribe to
-its PUB socket. Stops cleanly on SIGINT or SIGTERM.
+// eslint-disable-next-line no-control-regex
+const ansiEscapes = /\u001b\[[0-9;]*m/g
 
-  --pull <endpoint>                    bind the PULL socket here (e.g. tcp://127.0.0.1:5557)
-  --pub <endpoint>                     bind the PUB socket here (e.g. tcp://127.0.0.1:5556)
-                                       An address other machines can reach, without CURVE,
-                                       lets anyone who connects read and send messages (a
-                                       warning is logged at start): bind 127.0.0.1, or set
-                                       the CURVE keys below.
-  --curve-secret-key <z85>             CURVE: the proxy's secret key; layers set the matching public
-                                       key as curve.serverPublicKey
-  --curve-secret-key-file <path>       read the secret key from a file instead (keeps it out of ps)
-  --curve-authorized-key <z85>         CURVE: accept only these client public keys (repeatable)
-  --curve-authorized-keys-file <path>  one client public key per line (# starts a comment)
-  --send-hwm <n>                       PUB high-water mark per subscriber (default 10000)
-  --receive-hwm <n>                    PULL high-water mark (default 1000)
-  --hold-timeout <ms>                  how long a direct message waits for its process to
-                                       subscribe (default 5000)
-  --settle <ms>                        wait before forwarding after start, so that subscribers
-                                       resubscribe after a restart (default 500)
-  --stats-interval <s>                 log forwarding counts this often (default 60)
-  --log-level <level>                  debug, info, warning or error (default info)
-  --generate-key-pair                  print a new CURVE key pair as JSON and exit
-  -h, --help                           print this help and exit
-`
+const invalid = (option: string, reason: string) => ValidationError.invalidValue(HelpDoc.p(`--${option}: ${reason}`))
 
-/**
- * A log level the proxy accepts.
- *
- * @since 0.1.0
- * @category models
- */
-export type LogLevel = "debug" | "info" | "warning" | "error"
-
-/**
- * The proxy's settings as given on the command line (key files not read yet).
- *
- * @since 0.1.0
- * @category models
- */
-export interface RunArguments {
-  readonly pullAddress: string
-  readonly publishAddress: string
-  readonly curveSecretKey?: string
-  readonly curveSecretKeyFile?: string
-  readonly curveAuthorizedKeys: ReadonlyArray<string>
-  readonly curveAuthorizedKeysFile?: string
-  readonly sendHighWaterMark?: number
-  readonly receiveHighWaterMark?: number
-  readonly holdTimeoutMillis?: number
-  readonly settleMillis?: number
-  readonly statsIntervalSeconds?: number
-  readonly logLevel: LogLevel
+const shortUnits: Record<string, (amount: number) => Duration.Duration> = {
+  ms: Duration.millis,
+  s: Duration.seconds,
+  m: Duration.minutes,
+  h: Duration.hours
 }
 
 /**
- * What the command line asks for.
- *
- * @since 0.1.0
- * @category models
- */
-export type Command =
-  | { readonly _tag: "Help" }
-  | { readonly _tag: "GenerateKeyPair" }
-  | { readonly _tag: "Run"; readonly arguments: RunArguments }
-
-const numberOption = (name: string, value: string, integer: boolean): Either.Either<number, string> => {
-  const parsed = Number(value)
-  return Number.isFinite(parsed) && parsed >= 0 && (!integer || Number.isSafeInteger(parsed))
-    ? Either.right(parsed)
-    : Either.left(`${name} needs a ${integer ? "whole " : ""}number of zero or more, got ${JSON.stringify(value)}`)
-}
-
-const levels: ReadonlyArray<LogLevel> = ["debug", "info", "warning", "error"]
-
-/**
- * Parses the arguments (without `node` and the script). `Left` holds what is wrong, for a usage
- * error.
+ * Reads a duration: `500ms`, `2s`, `1m`, `1h`, Effect's `2 seconds` or `500 millis`, or a bare
+ * number in `bareUnit` (what the option took before it took units). `Left` says what is accepted.
  *
  * @since 0.1.0
  * @category parsing
  */
-export const parse = (args: ReadonlyArray<string>): Either.Either<Command, string> => {
-  const values = new Map<string, string>()
-  const authorized: Array<string> = []
-  const takesValue = new Set([
-    "--pull",
-    "--pub",
-    "--curve-secret-key",
-    "--curve-secret-key-file",
-    "--curve-authorized-key",
-    "--curve-authorized-keys-file",
-    "--send-hwm",
-    "--receive-hwm",
-    "--hold-timeout",
-    "--settle",
-    "--stats-interval",
-    "--log-level"
-  ])
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]
-    if (arg === "-h" || arg === "--help") return Either.right({ _tag: "Help" })
-    if (arg === "--generate-key-pair") return Either.right({ _tag: "GenerateKeyPair" })
-    const eq = arg.indexOf("=")
-    const [name, inline] = arg.startsWith("--") && eq !== -1 ? [arg.slice(0, eq), arg.slice(eq + 1)] : [arg, undefined]
-    if (!takesValue.has(name)) return Either.left(`unknown argument ${JSON.stringify(arg)}`)
-    const value = inline ?? args[++i]
-    if (value === undefined) return Either.left(`${name} needs a value`)
-    if (name === "--curve-authorized-key") authorized.push(value)
-    else if (values.has(name)) return Either.left(`${name} given twice`)
-    else values.set(name, value)
+export const parseDuration = (
+  text: string,
+  bareUnit: "millis" | "seconds"
+): Either.Either<Duration.Duration, string> => {
+  const trimmed = text.trim()
+  const short = /^(\d+(?:\.\d+)?) ?(ms|s|m|h)$/.exec(trimmed)
+  if (short !== null) return Either.right(shortUnits[short[2]!]!(Number(short[1])))
+  if (/^\d+(?:\.\d+)?$/.test(trimmed)) {
+    return Either.right(bareUnit === "millis" ? Duration.millis(Number(trimmed)) : Duration.seconds(Number(trimmed)))
   }
-  const pull = values.get("--pull")
-  const pub = values.get("--pub")
-  if (pull === undefined || pub === undefined) return Either.left("--pull and --pub are required")
-  if (values.has("--curve-secret-key") && values.has("--curve-secret-key-file")) {
-    return Either.left("give --curve-secret-key or --curve-secret-key-file, not both")
-  }
-  const logLevel = (values.get("--log-level") ?? "info") as LogLevel
-  if (!levels.includes(logLevel)) return Either.left(`--log-level must be one of ${levels.join(", ")}`)
-  const numbers: Array<[string, string, boolean]> = [
-    ["--send-hwm", "sendHighWaterMark", true],
-    ["--receive-hwm", "receiveHighWaterMark", true],
-    ["--hold-timeout", "holdTimeoutMillis", false],
-    ["--settle", "settleMillis", false],
-    ["--stats-interval", "statsIntervalSeconds", false]
-  ]
-  const parsed: Record<string, number> = {}
-  for (const [flag, key, integer] of numbers) {
-    const value = values.get(flag)
-    if (value === undefined) continue
-    const number = numberOption(flag, value, integer)
-    if (Either.isLeft(number)) return Either.left(number.left)
-    parsed[key] = number.right
-  }
-  const optional = (flag: string, key: string) => values.has(flag) ? { [key]: values.get(flag)! } : {}
-  return Either.right({
-    _tag: "Run",
-    arguments: {
-      pullAddress: pull,
-      publishAddress: pub,
-      ...optional("--curve-secret-key", "curveSecretKey"),
-      ...optional("--curve-secret-key-file", "curveSecretKeyFile"),
-      ...optional("--curve-authorized-keys-file", "curveAuthorizedKeysFile"),
-      curveAuthorizedKeys: authorized,
-      ...parsed,
-      logLevel
-    }
+  const long = /^\d/.test(trimmed) ? Duration.decodeUnknown(trimmed) : Option.none()
+  return Option.match(long, {
+    onNone: () =>
+      Either.left(
+        `${JSON.stringify(text)} is not a duration: write 500ms, 2s, 1m, 1h, "2 seconds", "500 millis" ` +
+          `or a number of ${bareUnit === "millis" ? "milliseconds" : "seconds"}`
+      ),
+    onSome: Either.right
   })
 }
+
+const duration = (option: string, bareUnit: "millis" | "seconds", description: string) =>
+  Options.text(option).pipe(
+    Options.withPseudoName("DURATION"),
+    Options.mapEffect((text) => Either.mapLeft(parseDuration(text, bareUnit), (reason) => invalid(option, reason))),
+    Options.optional,
+    Options.withDescription(description)
+  )
+
+const count = (option: string, description: string) =>
+  Options.text(option).pipe(
+    Options.withPseudoName("N"),
+    Options.mapEffect((text) =>
+      /^\d+$/.test(text) && Number.isSafeInteger(Number(text))
+        ? Effect.succeed(Number(text))
+        : Effect.fail(invalid(option, `${JSON.stringify(text)} is not a whole number of 0 or more`))
+    ),
+    Options.optional,
+    Options.withDescription(description)
+  )
+
+const levels = LogLevel.allLevels.map((level) => [level._tag.toLowerCase(), level] as const)
 
 /**
  * The keys of a key file: one per line, blank lines and `#` comments ignored.
@@ -173,3 +84,275 @@ export const parse = (args: ReadonlyArray<string>): Either.Either<Command, strin
  */
 export const keysOf = (text: string): ReadonlyArray<string> =>
   text.split(/\r?\n/).map((line) => line.replace(/#.*$/, "").trim()).filter((line) => line.length > 0)
+
+const keyFile = (option: string, description: string) =>
+  Options.text(option).pipe(
+    Options.withPseudoName("PATH"),
+    Options.mapEffect((path) =>
+      FileSystem.FileSystem.pipe(
+        Effect.flatMap((fs) => fs.readFileString(path)),
+        Effect.mapBoth({
+          onFailure: (error) => invalid(option, `cannot read ${path}: ${error.message}`),
+          onSuccess: (text) => ({ path, keys: keysOf(text) })
+        })
+      )
+    ),
+    Options.optional,
+    Options.withDescription(description)
+  )
+
+/**
+ * What a run of the proxy is given: its options, and the least severe log level written.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Run {
+  readonly _tag: "Run"
+  readonly options: ZeroMQProxy.ProxyOptions
+  readonly logLevel: LogLevel.LogLevel
+}
+
+const run: Options.Options<Run> = Options.all({
+  pull: Options.text("pull").pipe(
+    Options.withPseudoName("ENDPOINT"),
+    Options.withDescription("bind the PULL socket, that layers push to, here (e.g. tcp://127.0.0.1:5557)")
+  ),
+  pub: Options.text("pub").pipe(
+    Options.withPseudoName("ENDPOINT"),
+    Options.withDescription(
+      "bind the PUB socket, that layers subscribe to, here (e.g. tcp://127.0.0.1:5556). An address other " +
+        "machines reach, without CURVE, lets anyone who connects read and send messages (a warning is logged at " +
+        "start): bind 127.0.0.1, or set the CURVE keys"
+    )
+  ),
+  secretKey: Options.text("curve-secret-key").pipe(
+    Options.withPseudoName("Z85"),
+    Options.optional,
+    Options.withDescription(
+      "CURVE: the proxy's secret key; layers set the matching public key as curve.serverPublicKey (it shows in ps: " +
+        "prefer --curve-secret-key-file)"
+    )
+  ),
+  secretKeyFile: keyFile("curve-secret-key-file", "CURVE: read the secret key from this file"),
+  authorizedKeys: Options.text("curve-authorized-key").pipe(
+    Options.withPseudoName("Z85"),
+    Options.repeated,
+    Options.withDescription("CURVE: accept only these client public keys (repeatable)")
+  ),
+  authorizedKeysFile: keyFile(
+    "curve-authorized-keys-file",
+    "CURVE: accept only the client public keys in this file, one per line (# starts a comment)"
+  ),
+  sendHighWaterMark: count("send-hwm", "PUB high-water mark per subscriber (default 10000)"),
+  receiveHighWaterMark: count("receive-hwm", "PULL high-water mark (default 1000)"),
+  holdTimeout: duration(
+    "hold-timeout",
+    "millis",
+    "how long a direct message waits for its process to subscribe (default 5s; a bare number is milliseconds)"
+  ),
+  settle: duration(
+    "settle",
+    "millis",
+    "how long to wait after start before forwarding, so that subscribers resubscribe after a restart " +
+      "(default 500ms; a bare number is milliseconds)"
+  ),
+  statsInterval: duration(
+    "stats-interval",
+    "seconds",
+    "log the forwarding counts this often (default 60s; a bare number is seconds)"
+  ),
+  logLevel: Options.text("log-level").pipe(
+    Options.withPseudoName(levels.map(([level]) => level).join("|")),
+    Options.mapEffect((text) => {
+      const found = levels.find(([level]) => level === text)
+      return found === undefined
+        ? Effect.fail(
+          invalid("log-level", `${JSON.stringify(text)} is not one of ${levels.map(([l]) => l).join(", ")}`)
+        )
+        : Effect.succeed(found[1])
+    }),
+    Options.withDefault(LogLevel.Info),
+    Options.withDescription("the least severe log entries written to standard error (default info)")
+  )
+}).pipe(Options.mapEffect((args) => {
+  const fail = (reason: string) => Effect.fail(ValidationError.invalidValue(HelpDoc.p(reason)))
+  if (Option.isSome(args.secretKey) && Option.isSome(args.secretKeyFile)) {
+    return fail("give --curve-secret-key or --curve-secret-key-file, not both")
+  }
+  const secretKey = Option.orElse(
+    args.secretKey,
+    () => Option.flatMap(args.secretKeyFile, (file) => Option.fromNullable(file.keys[0]))
+  )
+  if (Option.isSome(args.secretKeyFile) && Option.isNone(secretKey)) {
+    return fail(`--curve-secret-key-file: no key in ${args.secretKeyFile.value.path}`)
+  }
+  const authorizedKeys = [
+    ...args.authorizedKeys,
+    ...Option.match(args.authorizedKeysFile, { onNone: () => [], onSome: (file) => file.keys })
+  ]
+  const authorizing = args.authorizedKeys.length > 0 || Option.isSome(args.authorizedKeysFile)
+  if (authorizing && Option.isNone(secretKey)) {
+    return fail("--curve-authorized-key and --curve-authorized-keys-file need --curve-secret-key (or its file)")
+  }
+  const given = <A, B>(value: Option.Option<A>, f: (a: A) => B) =>
+    Option.match(value, { onNone: () => ({}), onSome: f })
+  return Effect.succeed<Run>({
+    _tag: "Run",
+    options: {
+      pullAddress: args.pull,
+      publishAddress: args.pub,
+      ...given(secretKey, (key) => ({ curve: { secretKey: key, ...(authorizing ? { authorizedKeys } : {}) } })),
+      ...given(args.sendHighWaterMark, (sendHighWaterMark) => ({ sendHighWaterMark })),
+      ...given(args.receiveHighWaterMark, (receiveHighWaterMark) => ({ receiveHighWaterMark })),
+      ...given(args.holdTimeout, (holdTimeout) => ({ holdTimeout })),
+      ...given(args.settle, (settle) => ({ settle })),
+      ...given(args.statsInterval, (statsInterval) => ({ statsInterval }))
+    },
+    logLevel: args.logLevel
+  })
+}))
+
+// Only an alternative to the options above: when it is absent their error is the one printed.
+const generateKeyPair = Options.boolean("generate-key-pair").pipe(
+  Options.withDescription("print a new CURVE key pair as JSON and exit"),
+  Options.mapEffect((given) =>
+    given
+      ? Effect.succeed({ _tag: "GenerateKeyPair" as const })
+      : Effect.fail(ValidationError.invalidValue(HelpDoc.empty))
+  )
+)
+
+/**
+ * The options: a run of the proxy, or `--generate-key-pair`.
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export const options: Options.Options<Run | { readonly _tag: "GenerateKeyPair" }> = Options.orElse(
+  run,
+  generateKeyPair
+)
+
+/**
+ * The `channel-layer-zmq-proxy` command: runs the proxy until SIGINT or SIGTERM, or prints a key pair.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const command = Command.make(
+  name,
+  { what: options },
+  ({ what }) =>
+    what._tag === "GenerateKeyPair"
+      ? Effect.flatMap(ZeroMQ.curveKeyPair, (pair) => Console.log(JSON.stringify(pair)))
+      : ZeroMQProxy.run(what.options).pipe(Logger.withMinimumLogLevel(what.logLevel))
+).pipe(
+  Command.withDescription(
+    "The proxy of the dedicated ZeroMQ channel layer: layers push to its PULL socket and subscribe to its PUB " +
+      "socket. Stops cleanly on SIGINT or SIGTERM."
+  )
+)
+
+/**
+ * The help text of the command's options, as `--help` prints it after the usage, without colours.
+ *
+ * @since 0.1.0
+ * @category usage
+ */
+export const usage: string = HelpDoc.toAnsiText(Command.getHelp(command, CliConfig.defaultConfig)).replace(
+  ansiEscapes,
+  ""
+)
+
+/**
+ * What `run` needs on Node: the platform services of @effect/cli, its settings (no built-in options
+ * in the help), and a logger writing logfmt lines to standard error, replacing the default one.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<NodeContext.NodeContext | CliConfig.CliConfig> = Layer.mergeAll(
+  NodeContext.layer,
+  CliConfig.layer({ showBuiltIns: false }),
+  Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))
+)
+
+const version = (): string => {
+  const text = readFileSync(new URL("../../package.json", import.meta.url), "utf8")
+  return Schema.decodeUnknownSync(Schema.parseJson(Schema.Struct({ version: Schema.String })))(text).version
+}
+
+const usageLines = (): string =>
+  "Usage:\n" +
+  Usage.enumerate(CommandDescriptor.getUsage(command.descriptor), CliConfig.defaultConfig)
+    .map((span) => `  ${HelpDoc.toAnsiText(HelpDoc.p(span)).trim()}`)
+    .join("\n") +
+  `\nMore: ${name} --help`
+
+const describe = (cause: Cause.Cause<unknown>): string =>
+  Option.match(Cause.failureOption(cause), {
+    onNone: () => Cause.pretty(cause),
+    onSome: (error) =>
+      typeof error === "object" && error !== null && "message" in error ? String(error.message) : String(error)
+  })
+
+/**
+ * Runs the proxy's command line on the arguments after the program's name. A usage error has been
+ * printed by @effect/cli on one line; the usage follows it. Any other failure is printed as
+ * `channel-layer-zmq-proxy: <message>`.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const runCli = (args: ReadonlyArray<string>) =>
+  Effect.suspend(() => Command.run(command, { name, version: version() })(["node", name, ...args])).pipe(
+    Effect.tapErrorCause((cause) =>
+      Cause.isInterruptedOnly(cause)
+        ? Effect.void
+        : Option.exists(Cause.failureOption(cause), ValidationError.isValidationError)
+        ? Console.error(usageLines())
+        : Console.error(`${name}: ${describe(cause)}`)
+    )
+  )
+
+/**
+ * The exit status of a run: 0 done (stopped by SIGINT or SIGTERM included), 2 a usage error, 1
+ * any other failure.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const exitCode = <E, A>(exit: Exit.Exit<A, E>): number =>
+  Exit.match(exit, {
+    onSuccess: () => 0,
+    onFailure: (cause) =>
+      Cause.isInterruptedOnly(cause)
+        ? 0
+        : Option.exists(Cause.failureOption(cause), ValidationError.isValidationError)
+        ? 2
+        : 1
+  })
+
+const colours = (stream: NodeJS.WriteStream) => stream.isTTY === true && process.env.NO_COLOR === undefined
+
+/**
+ * Runs an effect with a console that drops the colours of @effect/cli's help and error text when
+ * the stream is not a terminal (or `NO_COLOR` is set).
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const plainUnlessTerminal = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Console.consoleWith((console) => {
+    const plain = (stream: NodeJS.WriteStream, args: ReadonlyArray<unknown>) =>
+      colours(stream) ? args : args.map((arg) => typeof arg === "string" ? arg.replace(ansiEscapes, "") : arg)
+    const log = (...args: Array<unknown>) => console.unsafe.log(...plain(process.stdout, args))
+    const error = (...args: Array<unknown>) => console.unsafe.error(...plain(process.stderr, args))
+    return Effect.withConsole(effect, {
+      ...console,
+      log: (...args) => Effect.sync(() => log(...args)),
+      error: (...args) => Effect.sync(() => error(...args)),
+      unsafe: { ...console.unsafe, log, error }
+    })
+  })
