@@ -6,14 +6,13 @@
  * @since 0.1.0
  */
 import type { ChannelLayer } from "@channel-layer/core"
+import * as CommandLine from "@channel-layer/core/CommandLine"
 import { Args, CliConfig, Command, CommandDescriptor, HelpDoc, Options, Usage, ValidationError } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
-import { Cause, Console, Effect, Exit, FiberRef, Layer, Logger, LogLevel, Option, Schema } from "effect"
+import { Effect, FiberRef, Layer, Logger, LogLevel, Option, Schema } from "effect"
 import { readFileSync } from "node:fs"
 import * as Commands from "./Commands.js"
-import * as Stdio from "./Stdio.js"
 import * as Transport from "./Transport.js"
-import * as Values from "./Values.js"
 
 const name = "channel-layer"
 
@@ -24,7 +23,10 @@ const common = {
     Options.withDescription("log the layer's connection events too (--log-level info)")
   ),
   // @effect/cli takes --log-level by itself only before a command's other options; this takes it anywhere.
-  logLevel: Values.oneOf("log-level", LogLevel.allLevels.map((level) => [level._tag.toLowerCase(), level] as const))
+  logLevel: CommandLine.oneOf(
+    "log-level",
+    LogLevel.allLevels.map((level) => [level._tag.toLowerCase(), level] as const)
+  )
     .pipe(
       Options.optional,
       Options.withDescription("the least severe log entries written to standard error (default warning)")
@@ -88,14 +90,14 @@ const listen = Command.make(
       Options.optional,
       Options.withDescription("prefix of the new channel's name (default: the layer's)")
     ),
-    count: Values.positiveInteger("count").pipe(
+    count: CommandLine.wholeNumber("count").pipe(
       Options.withAlias("n"),
       Options.optional,
       Options.withDescription("exit after N messages")
     ),
-    timeout: Values.duration("timeout").pipe(
+    timeout: CommandLine.duration("timeout").pipe(
       Options.optional,
-      Options.withDescription(`exit after this long, with status 0: ${Values.durationSyntax}`)
+      Options.withDescription(`exit after this long, with status 0: ${CommandLine.durationSyntax()}`)
     ),
     ...common
   },
@@ -164,7 +166,7 @@ const cli = (args: ReadonlyArray<string>) =>
 export const layer: Layer.Layer<NodeContext.NodeContext | CliConfig.CliConfig> = Layer.mergeAll(
   NodeContext.layer,
   CliConfig.layer({ showBuiltIns: false }),
-  Stdio.layerLogger
+  CommandLine.layerLogger
 )
 
 const isCommandName = (arg: string | undefined): arg is keyof typeof commands =>
@@ -179,13 +181,6 @@ const usage = (args: ReadonlyArray<string>): string => {
   return `Usage:\n${lines.join("\n")}\nMore: ${name}${named === undefined ? "" : ` ${named}`} --help`
 }
 
-const describe = (cause: Cause.Cause<unknown>): string =>
-  Option.match(Cause.failureOption(cause), {
-    onNone: () => Cause.pretty(cause),
-    onSome: (error) =>
-      typeof error === "object" && error !== null && "message" in error ? String(error.message) : String(error)
-  })
-
 /**
  * Runs the CLI on the arguments after the program's name. A usage error (a `ValidationError`) has
  * been printed by @effect/cli on one line; `run` adds the command's usage after it. Any other
@@ -197,13 +192,7 @@ const describe = (cause: Cause.Cause<unknown>): string =>
  */
 export const run = (args: ReadonlyArray<string>) =>
   cli(args).pipe(
-    Effect.tapErrorCause((cause) =>
-      Cause.isInterruptedOnly(cause)
-        ? Effect.void
-        : Option.exists(Cause.failureOption(cause), ValidationError.isValidationError)
-        ? Console.error(usage(args))
-        : Console.error(`${name}: ${describe(cause)}`)
-    ),
+    CommandLine.reportFailure(name, () => usage(args)),
     Logger.withMinimumLogLevel(LogLevel.Warning)
   )
 
@@ -214,13 +203,4 @@ export const run = (args: ReadonlyArray<string>) =>
  * @since 0.1.0
  * @category running
  */
-export const exitCode = <E, A>(exit: Exit.Exit<A, E>): number =>
-  Exit.match(exit, {
-    onSuccess: () => 0,
-    onFailure: (cause) =>
-      Cause.isInterruptedOnly(cause)
-        ? 0
-        : Option.exists(Cause.failureOption(cause), ValidationError.isValidationError)
-        ? 2
-        : 1
-  })
+export const exitCode = CommandLine.exitCode

@@ -5,12 +5,12 @@
  * @since 0.1.0
  */
 import { type ChannelLayer, type Errors, InMemory } from "@channel-layer/core"
+import * as CommandLine from "@channel-layer/core/CommandLine"
 import { RabbitMQ } from "@channel-layer/rabbitmq"
 import { ZeroMQ } from "@channel-layer/zeromq"
 import { HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Config, Effect, Option } from "effect"
 import type { Duration, Layer } from "effect"
-import * as Values from "./Values.js"
 
 /**
  * The transports the CLI can use.
@@ -80,7 +80,7 @@ const optionalOrEnv = (name: string, env: string) =>
  * @category options
  */
 export const options: Options.Options<TransportOptions> = Options.all({
-  transport: Values.oneOf("layer", transports.map((transport) => [transport, transport] as const)).pipe(
+  transport: CommandLine.oneOf("layer", transports.map((transport) => [transport, transport] as const)).pipe(
     Options.withFallbackConfig(Config.literal(...transports)("CHANNEL_LAYER")),
     Options.withDefault("rabbitmq" as const),
     Options.withDescription(
@@ -98,9 +98,11 @@ export const options: Options.Options<TransportOptions> = Options.all({
     Options.optional,
     Options.withDescription("RabbitMQ exchange for groups (default groups)")
   ),
-  wait: Values.duration("wait").pipe(
+  wait: CommandLine.duration("wait").pipe(
     Options.optional,
-    Options.withDescription(`how long to wait for RabbitMQ before failing (default 10s): ${Values.durationSyntax}`)
+    Options.withDescription(
+      `how long to wait for RabbitMQ before failing (default 10s): ${CommandLine.durationSyntax()}`
+    )
   ),
   zmqPush: optionalOrEnv("zmq-push", "ZMQ_PUSH").pipe(
     Options.withDescription("ZeroMQ dedicated mode: the proxy's PULL address (env ZMQ_PUSH)")

@@ -4,16 +4,16 @@
  *
  * @since 0.1.0
  */
+import * as CommandLine from "@channel-layer/core/CommandLine"
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect } from "effect"
 import * as Cli from "./Cli.js"
-import * as Stdio from "./Stdio.js"
 
 Cli.run(process.argv.slice(2)).pipe(
-  Stdio.plainUnlessTerminal,
+  CommandLine.plainUnlessTerminal,
   Effect.provide(Cli.layer),
   NodeRuntime.runMain({
-    // Cli.run reports errors itself; Stdio.layerLogger is the only logger (runMain's would write to stdout).
+    // Cli.run reports errors itself; CommandLine.layerLogger is the only logger (runMain's would write to stdout).
     disableErrorReporting: true,
     disablePrettyLogger: true,
     teardown: (exit, onExit) => onExit(Cli.exitCode(exit))

@@ -18,7 +18,3 @@ export * as Stdio from "./Stdio.js"
  * @since 0.1.0
  */
 export * as Transport from "./Transport.js"
-/**
- * @since 0.1.0
- */
-export * as Values from "./Values.js"

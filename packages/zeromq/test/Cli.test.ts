@@ -69,26 +69,6 @@ const runInProcess = (args: ReadonlyArray<string>) =>
     )
   })
 
-describe("Cli.parseDuration", () => {
-  it("reads 500ms, 2s, 1m, 1h and Effect's forms; a bare number keeps the option's old unit", () => {
-    const millis = (text: string, unit: "millis" | "seconds") =>
-      Either.map(Cli.parseDuration(text, unit), Duration.toMillis)
-    expect(millis("500ms", "seconds")).toStrictEqual(Either.right(500))
-    expect(millis("2s", "millis")).toStrictEqual(Either.right(2_000))
-    expect(millis("1m", "millis")).toStrictEqual(Either.right(60_000))
-    expect(millis("1h", "millis")).toStrictEqual(Either.right(3_600_000))
-    expect(millis("2 seconds", "millis")).toStrictEqual(Either.right(2_000))
-    expect(millis("200", "millis")).toStrictEqual(Either.right(200))
-    expect(millis("30", "seconds")).toStrictEqual(Either.right(30_000))
-    expect(Cli.parseDuration("soon", "seconds")).toStrictEqual(
-      Either.left(
-        "\"soon\" is not a duration: write 500ms, 2s, 1m, 1h, \"2 seconds\", \"500 millis\" or a number of seconds"
-      )
-    )
-    expect(Either.isLeft(Cli.parseDuration("-5", "millis"))).toBe(true)
-  })
-})
-
 describe("Cli.options", () => {
   it.effect("reads the endpoints, CURVE keys, numbers, durations and log level", () =>
     Effect.gen(function*() {

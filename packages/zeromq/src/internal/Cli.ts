@@ -4,75 +4,22 @@
  *
  * @since 0.1.0
  */
+import * as CommandLine from "@channel-layer/core/CommandLine"
 import { CliConfig, Command, CommandDescriptor, HelpDoc, Options, Usage, ValidationError } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
-import { Cause, Console, Duration, Effect, Either, Exit, Layer, Logger, LogLevel, Option, Schema } from "effect"
+import { Console, Effect, Layer, Logger, LogLevel, Option, Schema } from "effect"
 import { readFileSync } from "node:fs"
 import * as ZeroMQ from "../ZeroMQ.js"
 import * as ZeroMQProxy from "../ZeroMQProxy.js"
 
 const name = "channel-layer-zmq-proxy"
 
-// eslint-disable-next-line no-control-regex
-const ansiEscapes = /\u001b\[[0-9;]*m/g
-
-const invalid = (option: string, reason: string) => ValidationError.invalidValue(HelpDoc.p(`--${option}: ${reason}`))
-
-const shortUnits: Record<string, (amount: number) => Duration.Duration> = {
-  ms: Duration.millis,
-  s: Duration.seconds,
-  m: Duration.minutes,
-  h: Duration.hours
-}
-
-/**
- * Reads a duration: `500ms`, `2s`, `1m`, `1h`, Effect's `2 seconds` or `500 millis`, or a bare
- * number in `bareUnit` (what the option took before it took units). `Left` says what is accepted.
- *
- * @since 0.1.0
- * @category parsing
- */
-export const parseDuration = (
-  text: string,
-  bareUnit: "millis" | "seconds"
-): Either.Either<Duration.Duration, string> => {
-  const trimmed = text.trim()
-  const short = /^(\d+(?:\.\d+)?) ?(ms|s|m|h)$/.exec(trimmed)
-  if (short !== null) return Either.right(shortUnits[short[2]!]!(Number(short[1])))
-  if (/^\d+(?:\.\d+)?$/.test(trimmed)) {
-    return Either.right(bareUnit === "millis" ? Duration.millis(Number(trimmed)) : Duration.seconds(Number(trimmed)))
-  }
-  const long = /^\d/.test(trimmed) ? Duration.decodeUnknown(trimmed) : Option.none()
-  return Option.match(long, {
-    onNone: () =>
-      Either.left(
-        `${JSON.stringify(text)} is not a duration: write 500ms, 2s, 1m, 1h, "2 seconds", "500 millis" ` +
-          `or a number of ${bareUnit === "millis" ? "milliseconds" : "seconds"}`
-      ),
-    onSome: Either.right
-  })
-}
-
-const duration = (option: string, bareUnit: "millis" | "seconds", description: string) =>
-  Options.text(option).pipe(
-    Options.withPseudoName("DURATION"),
-    Options.mapEffect((text) => Either.mapLeft(parseDuration(text, bareUnit), (reason) => invalid(option, reason))),
-    Options.optional,
-    Options.withDescription(description)
-  )
+const duration = (option: string, bareUnit: CommandLine.BareUnit, description: string) =>
+  CommandLine.duration(option, bareUnit).pipe(Options.optional, Options.withDescription(description))
 
 const count = (option: string, description: string) =>
-  Options.text(option).pipe(
-    Options.withPseudoName("N"),
-    Options.mapEffect((text) =>
-      /^\d+$/.test(text) && Number.isSafeInteger(Number(text))
-        ? Effect.succeed(Number(text))
-        : Effect.fail(invalid(option, `${JSON.stringify(text)} is not a whole number of 0 or more`))
-    ),
-    Options.optional,
-    Options.withDescription(description)
-  )
+  CommandLine.wholeNumber(option, 0).pipe(Options.optional, Options.withDescription(description))
 
 const levels = LogLevel.allLevels.map((level) => [level._tag.toLowerCase(), level] as const)
 
@@ -92,7 +39,7 @@ const keyFile = (option: string, description: string) =>
       FileSystem.FileSystem.pipe(
         Effect.flatMap((fs) => fs.readFileString(path)),
         Effect.mapBoth({
-          onFailure: (error) => invalid(option, `cannot read ${path}: ${error.message}`),
+          onFailure: (error) => CommandLine.invalid(option, `cannot read ${path}: ${error.message}`),
           onSuccess: (text) => ({ path, keys: keysOf(text) })
         })
       )
@@ -162,16 +109,7 @@ const run: Options.Options<Run> = Options.all({
     "seconds",
     "log the forwarding counts this often (default 60s; a bare number is seconds)"
   ),
-  logLevel: Options.text("log-level").pipe(
-    Options.withPseudoName(levels.map(([level]) => level).join("|")),
-    Options.mapEffect((text) => {
-      const found = levels.find(([level]) => level === text)
-      return found === undefined
-        ? Effect.fail(
-          invalid("log-level", `${JSON.stringify(text)} is not one of ${levels.map(([l]) => l).join(", ")}`)
-        )
-        : Effect.succeed(found[1])
-    }),
+  logLevel: CommandLine.oneOf("log-level", levels).pipe(
     Options.withDefault(LogLevel.Info),
     Options.withDescription("the least severe log entries written to standard error (default info)")
   )
@@ -260,9 +198,8 @@ export const command = Command.make(
  * @since 0.1.0
  * @category usage
  */
-export const usage: string = HelpDoc.toAnsiText(Command.getHelp(command, CliConfig.defaultConfig)).replace(
-  ansiEscapes,
-  ""
+export const usage: string = CommandLine.withoutColours(
+  HelpDoc.toAnsiText(Command.getHelp(command, CliConfig.defaultConfig))
 )
 
 /**
@@ -275,7 +212,7 @@ export const usage: string = HelpDoc.toAnsiText(Command.getHelp(command, CliConf
 export const layer: Layer.Layer<NodeContext.NodeContext | CliConfig.CliConfig> = Layer.mergeAll(
   NodeContext.layer,
   CliConfig.layer({ showBuiltIns: false }),
-  Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))
+  CommandLine.layerLogger
 )
 
 const version = (): string => {
@@ -290,13 +227,6 @@ const usageLines = (): string =>
     .join("\n") +
   `\nMore: ${name} --help`
 
-const describe = (cause: Cause.Cause<unknown>): string =>
-  Option.match(Cause.failureOption(cause), {
-    onNone: () => Cause.pretty(cause),
-    onSome: (error) =>
-      typeof error === "object" && error !== null && "message" in error ? String(error.message) : String(error)
-  })
-
 /**
  * Runs the proxy's command line on the arguments after the program's name. A usage error has been
  * printed by @effect/cli on one line; the usage follows it. Any other failure is printed as
@@ -307,13 +237,7 @@ const describe = (cause: Cause.Cause<unknown>): string =>
  */
 export const runCli = (args: ReadonlyArray<string>) =>
   Effect.suspend(() => Command.run(command, { name, version: version() })(["node", name, ...args])).pipe(
-    Effect.tapErrorCause((cause) =>
-      Cause.isInterruptedOnly(cause)
-        ? Effect.void
-        : Option.exists(Cause.failureOption(cause), ValidationError.isValidationError)
-        ? Console.error(usageLines())
-        : Console.error(`${name}: ${describe(cause)}`)
-    )
+    CommandLine.reportFailure(name, usageLines)
   )
 
 /**
@@ -323,36 +247,13 @@ export const runCli = (args: ReadonlyArray<string>) =>
  * @since 0.1.0
  * @category running
  */
-export const exitCode = <E, A>(exit: Exit.Exit<A, E>): number =>
-  Exit.match(exit, {
-    onSuccess: () => 0,
-    onFailure: (cause) =>
-      Cause.isInterruptedOnly(cause)
-        ? 0
-        : Option.exists(Cause.failureOption(cause), ValidationError.isValidationError)
-        ? 2
-        : 1
-  })
-
-const colours = (stream: NodeJS.WriteStream) => stream.isTTY === true && process.env.NO_COLOR === undefined
+export const exitCode = CommandLine.exitCode
 
 /**
  * Runs an effect with a console that drops the colours of @effect/cli's help and error text when
- * the stream is not a terminal (or `NO_COLOR` is set).
+ * the stream is not a terminal.
  *
  * @since 0.1.0
  * @category running
  */
-export const plainUnlessTerminal = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Console.consoleWith((console) => {
-    const plain = (stream: NodeJS.WriteStream, args: ReadonlyArray<unknown>) =>
-      colours(stream) ? args : args.map((arg) => typeof arg === "string" ? arg.replace(ansiEscapes, "") : arg)
-    const log = (...args: Array<unknown>) => console.unsafe.log(...plain(process.stdout, args))
-    const error = (...args: Array<unknown>) => console.unsafe.error(...plain(process.stderr, args))
-    return Effect.withConsole(effect, {
-      ...console,
-      log: (...args) => Effect.sync(() => log(...args)),
-      error: (...args) => Effect.sync(() => error(...args)),
-      unsafe: { ...console.unsafe, log, error }
-    })
-  })
+export const plainUnlessTerminal = CommandLine.plainUnlessTerminal
