@@ -3,7 +3,7 @@
 import { CliConfig, Options } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Console, Duration, Effect, Either, LogLevel } from "effect"
+import { Console, Duration, Effect, LogLevel } from "effect"
 import { spawn, spawnSync } from "node:child_process"
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"

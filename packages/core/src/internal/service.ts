@@ -102,7 +102,11 @@ const traced = <A, E>(
       : Effect.withSpan(effect, name, { attributes: { transport, [key]: value }, kind, captureStackTrace: false })
   )
 
-/** Builds the service on the backend `options.backend` makes. */
+/**
+ * Builds the service on the backend `options.backend` makes. One closure on purpose: the layer's
+ * state (closed, local queues, membership, backend) is shared by the operations below, each a
+ * short function.
+ */
 export const make = <B extends Backend.Backend, E, R>(
   options: MakeOptions<B, E, R>
 ): Effect.Effect<Made<B>, E, R | Scope.Scope> =>

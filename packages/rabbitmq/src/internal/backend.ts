@@ -31,7 +31,10 @@ export interface RabbitMQBackend extends Backend.Backend {
   readonly manager: Connection.Manager
 }
 
-/** Makes the backend in the layer's scope. */
+/**
+ * Makes the backend in the layer's scope: the `Backend` object, each of its members a few lines
+ * over the connection manager, the publisher, the binds and the markers made here.
+ */
 export const make = (
   options: Resolved,
   context: Backend.Context,

@@ -114,7 +114,9 @@ const reconnectSchedule = (schedule: Schedule.Schedule<unknown, unknown>, lostAt
 
 /**
  * Makes the manager; its fiber lives in the current scope, and closing the scope deletes the
- * queue and closes the connection.
+ * queue and closes the connection. One closure on purpose: the manager's state (the current
+ * session, who waits for a live one, the last error, whether the broker refuses us) is shared by
+ * the short functions inside, each of which does one thing.
  */
 export const make = (
   options: Resolved,

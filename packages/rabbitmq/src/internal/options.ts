@@ -103,7 +103,10 @@ const tlsOptions = (tls: unknown, endpoints: ReadonlyArray<Endpoints.Endpoint>) 
     return tls as TlsOptions
   })
 
-/** Validates every option, failing with an `InvalidOptions` that names it and says what is allowed. */
+/**
+ * Validates every option, failing with an `InvalidOptions` that names it and says what is
+ * allowed: one check per option, in the order of the options' documentation.
+ */
 export const resolve = (options: RabbitMQOptions): Effect.Effect<Resolved, Errors.InvalidOptions> =>
   Effect.gen(function*() {
     if (typeof options !== "object" || options === null) return yield* invalid("options", "must be an object")

@@ -86,7 +86,8 @@ const groupDropped = (role: string): Warnings.Kind => ({
 /**
  * Makes the backend. Closing the scope fails waiting confirmations and waits (up to `linger`) for
  * queued messages to be handed to the socket. Make it after every fiber of the mode, so that this
- * runs first when the scope closes.
+ * runs first when the scope closes. The `Backend` object's members are each a few lines over the
+ * mode's wiring.
  *
  * @since 0.2.0
  * @category constructors
