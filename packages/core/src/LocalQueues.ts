@@ -190,11 +190,16 @@ export const make = (options: Options): Effect.Effect<LocalQueues, never, Scope.
         `local expiry: dropped ${total} undelivered messages; expired per channel: ${top}; ` +
         `biggest queues now: ${biggest(queueSizes()) || "none"}`
     }
+    /** The most deliveries awaiting receivers at once since the last back-pressure warning. */
+    let pressurePeak = 0
     const backPressureKind: Warnings.Kind = {
       key: "back-pressure",
-      render: () =>
-        `back-pressure: ${pending} deliveries await receivers (localCapacity ${localCapacity}); ` +
-        `the broker pauses until they are received or expire; biggest queues: ${biggest(queueSizes()) || "none"}`
+      render: () => {
+        const peak = pressurePeak
+        pressurePeak = 0
+        return `back-pressure: up to ${peak} deliveries awaited receivers (localCapacity ${localCapacity}); ` +
+          `the broker pauses until they are received or expire; biggest queues now: ${biggest(queueSizes()) || "none"}`
+      }
     }
 
     const stateOf = (channel: string): ChannelState => {
@@ -277,7 +282,10 @@ export const make = (options: Options): Effect.Effect<LocalQueues, never, Scope.
     const track = (delivery: Delivery) => {
       if (delivery.ack === undefined) return
       pending++
-      if (pending >= localCapacity) warnings.report(backPressureKind, "")
+      if (pending >= localCapacity) {
+        pressurePeak = Math.max(pressurePeak, pending)
+        warnings.report(backPressureKind, "")
+      }
     }
 
     const unsafeDeliverDirect: LocalQueues["unsafeDeliverDirect"] = (channel, message, expiresAt, whenFull, ack) => {

@@ -141,8 +141,8 @@ describe("LocalQueues", () => {
       queues.unsafeDeliverDirect("slow!1", message("2"), queues.now() + 60_000, "drop", () => {})
       yield* TestClock.adjust(Duration.seconds(1))
       expect(warnings).toStrictEqual([
-        "back-pressure: 2 deliveries await receivers (localCapacity 2); the broker pauses until they are " +
-        "received or expire; biggest queues: slow!1 (2)"
+        "back-pressure: up to 2 deliveries awaited receivers (localCapacity 2); the broker pauses until they are " +
+        "received or expire; biggest queues now: slow!1 (2)"
       ])
     }).pipe(Effect.provide(layer))
   })
