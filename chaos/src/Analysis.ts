@@ -19,6 +19,11 @@ export interface AnalysisInput {
    * killed process or the stopped queue; see {@link lossWindows}.
    */
   readonly killMarginMillis: number
+  /**
+   * `channel_layer_messages_rejected_full` summed over the producers (`null`: unknown): sends
+   * refused with `ChannelFull`, and group sends a full member queue refused (see `fullQueue`).
+   */
+  readonly rejectedFull?: number | null
 }
 
 /**
@@ -32,12 +37,23 @@ export interface AnalysisInput {
  * - `killedProxy`: inside the ZeroMQ proxy when it was killed, or published by the new one before
  *   the consumer had subscribed again (PUB/SUB is at most once).
  * - `killedSender`: still inside the ZeroMQ producer that was killed (queued in its PUB socket).
+ * - `fullQueue`: a group send that a full member queue refused: the group send succeeds and that
+ *   member misses it, counted and logged, as the contract says (a direct send fails with
+ *   `ChannelFull` instead). Which group sends they were is not known, only how many: as many
+ *   otherwise unexplained lost group sends as the producers counted are put down to it.
  * - `senderJoining`: a group send of the ZeroMQ producer that replaced it, before its PUB socket
  *   had the consumer's subscriptions (a PUB socket drops what no subscriber asked for; a new
  *   process holds direct messages for a subscriber it does not know yet, but cannot know who
  *   wants a group's).
  */
-export type LossReason = "silent" | "restartWindow" | "restartQueue" | "killedProxy" | "killedSender" | "senderJoining"
+export type LossReason =
+  | "silent"
+  | "restartWindow"
+  | "restartQueue"
+  | "fullQueue"
+  | "killedProxy"
+  | "killedSender"
+  | "senderJoining"
 
 /** A stretch of time in which a lost message of the given kinds (and sender) has a reason. */
 export interface LossWindow {
@@ -193,6 +209,7 @@ export const analyse = (input: AnalysisInput): Tally => {
     silent: 0,
     restartWindow: 0,
     restartQueue: 0,
+    fullQueue: 0,
     killedProxy: 0,
     killedSender: 0,
     senderJoining: 0
@@ -204,6 +221,15 @@ export const analyse = (input: AnalysisInput): Tally => {
   let okGroup = 0
   let failedButDelivered = 0
 
+  // Group sends refused by a full member queue: what the producers counted beyond their sends
+  // that failed with ChannelFull (counted after the loop below, so computed from the records).
+  let refusedGroupSends = 0
+  if (input.rejectedFull !== undefined && input.rejectedFull !== null) {
+    let channelFull = 0
+    for (const send of sends.values()) if (send.outcome === "ChannelFull") channelFull++
+    refusedGroupSends = Math.max(0, input.rejectedFull - channelFull)
+  }
+
   for (const [key, send] of sends) {
     const arrived = arrivalCounts.has(key)
     if (send.outcome !== OK) {
@@ -214,7 +240,11 @@ export const analyse = (input: AnalysisInput): Tally => {
     if (send.kind === "direct") okDirect++
     else okGroup++
     if (arrived) continue
-    const reason = lossReason(send, windows)
+    let reason = lossReason(send, windows)
+    if (reason === "silent" && send.kind === "group" && refusedGroupSends > 0) {
+      refusedGroupSends--
+      reason = "fullQueue"
+    }
     lost[reason]++
     if (reason === "silent") {
       const near = nearestFault(input.faults, send.end)

@@ -68,7 +68,12 @@ export const FromWorker = Schema.Union(
   Schema.TaggedStruct("Report", {
     rss: Schema.Number,
     /** `channel_layer_messages_unroutable` as this process's layer counted it. */
-    unroutable: Schema.Number
+    unroutable: Schema.Number,
+    /**
+     * `channel_layer_messages_rejected_full`: sends that failed with `ChannelFull`, and group sends
+     * a full member queue refused (the group send succeeds; that member misses it, logged).
+     */
+    rejectedFull: Schema.Number
   })
 )
 export type FromWorker = typeof FromWorker.Type

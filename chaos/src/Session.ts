@@ -167,20 +167,24 @@ export const run = <E>(
       ...all.map((producer) => file(producer.worker.name, "jsonl")),
       file("consumer", "jsonl")
     ])
+    const reports = all.map((producer) => producer.report)
+    const rejectedFull = reports.every(Option.isSome)
+      ? reports.reduce((sum, report) => sum + Option.getOrThrow(report).rejectedFull, 0)
+      : null
     const analysis = Effect.map(faults.all, (injected) =>
       analyse({
         sends: collector.sends,
         arrivals: collector.arrivals,
         faults: injected,
         startedAt,
-        killMarginMillis: settings.killMarginMillis
+        killMarginMillis: settings.killMarginMillis,
+        rejectedFull
       }))
     yield* log(yield* Stragglers.waitFor(collector, analysis, settings.expiryMillis))
     const consumerReport = yield* consumer.worker.request({ _tag: "Inquire" }, "Report", "10 seconds").pipe(
       Effect.option
     )
 
-    const reports = all.map((producer) => producer.report)
     return {
       name,
       sendingMillis,

@@ -86,6 +86,10 @@ const rows: ReadonlyArray<Row> = [
         ? count(r.tally.lost.restartQueue)
         : allowedLoss(r, "BrokerRestart", r.tally.lost.restartQueue)
   },
+  {
+    label: "group sends a full member queue refused (logged and counted by the layer)",
+    cell: (r) => count(r.tally.lost.fullQueue)
+  },
   { label: "lost in the killed proxy", cell: (r) => allowedLoss(r, "ProxyKill", r.tally.lost.killedProxy) },
   { label: "lost with the killed sender", cell: (r) => allowedLoss(r, "SenderKill", r.tally.lost.killedSender) },
   {

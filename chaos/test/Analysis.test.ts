@@ -55,7 +55,15 @@ describe("analyse", () => {
       failedButDelivered: 1,
       delivered: 3,
       deliveredUnrecorded: 0,
-      lost: { silent: 1, restartWindow: 0, restartQueue: 0, killedProxy: 0, killedSender: 0, senderJoining: 0 },
+      lost: {
+        silent: 1,
+        restartWindow: 0,
+        restartQueue: 0,
+        fullQueue: 0,
+        killedProxy: 0,
+        killedSender: 0,
+        senderJoining: 0
+      },
       duplicates: 1,
       outOfOrder: 0
     })
@@ -113,6 +121,7 @@ describe("analyse", () => {
       silent: 3,
       restartWindow: 2,
       restartQueue: 0,
+      fullQueue: 0,
       killedProxy: 0,
       killedSender: 0,
       senderJoining: 0
@@ -139,6 +148,7 @@ describe("analyse", () => {
       silent: 1,
       restartWindow: 0,
       restartQueue: 3,
+      fullQueue: 0,
       killedProxy: 0,
       killedSender: 0,
       senderJoining: 0
@@ -164,6 +174,7 @@ describe("analyse", () => {
       silent: 2,
       restartWindow: 0,
       restartQueue: 0,
+      fullQueue: 0,
       killedProxy: 3,
       killedSender: 0,
       senderJoining: 0
@@ -187,6 +198,7 @@ describe("analyse", () => {
       silent: 2,
       restartWindow: 0,
       restartQueue: 0,
+      fullQueue: 0,
       killedProxy: 0,
       killedSender: 1,
       senderJoining: 0
@@ -206,10 +218,27 @@ describe("analyse", () => {
       silent: 2,
       restartWindow: 0,
       restartQueue: 0,
+      fullQueue: 0,
       killedProxy: 0,
       killedSender: 0,
       senderJoining: 1
     })
+  })
+
+  it("group sends a full member queue refused: as many lost group sends as the producers counted, beyond ChannelFull", () => {
+    const cut: Fault = { _tag: "Cut", at: 1_000, side: "consumer", connections: 1 }
+    const refusedDirect = send(0, 1_100, { outcome: "ChannelFull" })
+    const groups = [
+      send(1, 1_200, { kind: "group" }),
+      send(2, 1_300, { kind: "group" }),
+      send(3, 1_400, { kind: "group" })
+    ]
+    const direct = send(4, 1_500)
+    // 3 counted by the layer: 1 the failed direct send, 2 group sends refused.
+    const tally = analyse({ ...input([refusedDirect, ...groups, direct], [], [cut]), rejectedFull: 3 })
+    expect(tally.lost.fullQueue).toBe(2)
+    // The third lost group send and the lost direct one have no reason.
+    expect(tally.lost.silent).toBe(2)
   })
 
   it("a silent loss is put down to the fault nearest to the end of its send, before or after it", () => {
@@ -314,7 +343,15 @@ describe("the verdict and the table", () => {
       consumerAlive: true,
       tally: {
         ...result().tally,
-        lost: { silent: 0, restartWindow: 4, restartQueue: 0, killedProxy: 0, killedSender: 0, senderJoining: 0 }
+        lost: {
+          silent: 0,
+          restartWindow: 4,
+          restartQueue: 0,
+          fullQueue: 0,
+          killedProxy: 0,
+          killedSender: 0,
+          senderJoining: 0
+        }
       }
     })
     expect(failures(allowedOnly)).toEqual([])

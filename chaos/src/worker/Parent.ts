@@ -55,25 +55,27 @@ export const connect: Effect.Effect<Parent, never, Scope.Scope> = Effect.gen(fun
 })
 
 /**
- * `channel_layer_messages_unroutable` summed over its labels: the RabbitMQ layer counts it as
- * core's `Metrics.messagesUnroutable` labelled `transport=rabbitmq`, ZeroMQ as its own counter
- * of the same name, so the snapshot is read by name rather than through one metric's key.
+ * A counter summed over its labels, read by name: the RabbitMQ layer counts
+ * `channel_layer_messages_unroutable` as core's `Metrics.messagesUnroutable` labelled
+ * `transport=rabbitmq`, ZeroMQ as its own counter of the same name.
  */
-export const unroutable: Effect.Effect<number> = Effect.map(Metric.snapshot, (pairs) => {
-  let total = 0
-  for (const pair of pairs) {
-    if (pair.metricKey.name === "channel_layer_messages_unroutable" && MetricState.isCounterState(pair.metricState)) {
-      total += Number(pair.metricState.count)
+const counted = (name: string): Effect.Effect<number> =>
+  Effect.map(Metric.snapshot, (pairs) => {
+    let total = 0
+    for (const pair of pairs) {
+      if (pair.metricKey.name === name && MetricState.isCounterState(pair.metricState)) {
+        total += Number(pair.metricState.count)
+      }
     }
-  }
-  return total
-})
+    return total
+  })
 
-/** This process's resident set size and unroutable count, sent as a `Report`. */
+/** This process's resident set size and the layer's counts, sent as a `Report`. */
 export const report = (parent: Parent): Effect.Effect<void> =>
   Effect.flatMap(
-    unroutable,
-    (count) => parent.send({ _tag: "Report", rss: process.memoryUsage.rss(), unroutable: count })
+    Effect.all([counted("channel_layer_messages_unroutable"), counted("channel_layer_messages_rejected_full")]),
+    ([unroutable, rejectedFull]) =>
+      parent.send({ _tag: "Report", rss: process.memoryUsage.rss(), unroutable, rejectedFull })
   )
 
 /** Answers every `Inquire` with a `Report`, and runs `onStop` on `Stop`, until the worker ends. */
