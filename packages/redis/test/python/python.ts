@@ -40,3 +40,17 @@ export const runJson = <A>(name: string, request: unknown, args: ReadonlyArray<s
 
 /** What a describe title says when it is skipped for want of Python modules: nothing when it is not. */
 export const skipNote = (missing: string | undefined): string => missing === undefined ? "" : ` (SKIPPED: ${missing})`
+
+/** The Redis the Python scripts and peer tests use. */
+export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379/0"
+
+/** `undefined` when PYTHON's redis client reaches REDIS_URL, else why not. */
+export const missingRedis = (url: string = REDIS_URL): string | undefined => {
+  const result = spawnSync(PYTHON, ["-c", "import sys, redis; redis.Redis.from_url(sys.argv[1]).ping()", url], {
+    encoding: "utf8",
+    timeout: 10_000
+  })
+  if (result.error !== undefined) return `${PYTHON} does not run (${result.error.message}); ${APT_HINT}`
+  if (result.status !== 0) return `no Redis at ${url} (${result.stderr.trim().split("\n").pop()}); set REDIS_URL`
+  return undefined
+}
