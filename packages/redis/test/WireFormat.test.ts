@@ -21,7 +21,8 @@ import {
   TOKEN_TTL_MARGIN,
   WireFormatError
 } from "../src/internal/WireFormat.js"
-import { type Tagged, untag } from "./python/TaggedJson.js"
+import { missingPython, runJson, skipNote } from "./python/python.js"
+import { tag, type Tagged, untag } from "./python/TaggedJson.js"
 
 interface Written {
   readonly key: string
@@ -228,3 +229,67 @@ describe("WireFormat", () => {
     }))
   })
 })
+
+const missing = missingPython(["channels_redis", "cryptography", "msgpack"])
+describe.skipIf(missing !== undefined)(
+  `WireFormat against live channels_redis serialize/deserialize${skipNote(missing)}`,
+  () => {
+    const withEnvelope = (message: Message, envelope: AsgiChannel) =>
+      envelope === undefined ? message : { ...message, __asgi_channel__: envelope }
+    const b64 = (value: Uint8Array) => Buffer.from(value).toString("base64")
+
+    for (const secrets of [undefined, ["live secret", "older"]]) {
+      it(`each side reads what the other writes, for any message and envelope${secrets ? ", encrypted" : ""}`, () => {
+        const samples = fc.sample(
+          fc.tuple(
+            arbitraryMessage,
+            fc.oneof(fc.constant(undefined), fc.string(), fc.array(fc.string(), { maxLength: 3 }))
+          ),
+          { numRuns: 150, seed: 42 }
+        )
+        const options = secrets === undefined ? undefined : { keys: deriveKeys(secrets) }
+        const answer = runJson<
+          { read: Array<{ ok: boolean; message?: Tagged; error?: string }>; write: Array<string> }
+        >(
+          "wire_check.py",
+          {
+            secrets: secrets ?? null,
+            read: samples.map(([message, envelope]) => b64(serialize(message, envelope, options))),
+            write: samples.map(([message, envelope]) => tag(withEnvelope(message, envelope)))
+          }
+        )
+        samples.forEach(([message, envelope], i) => {
+          // Python's deserialize keeps __asgi_channel__ in the dict (its receive takes it out).
+          expect(answer.read[i].ok).toBe(true)
+          expect(untag(answer.read[i].message)).toEqual(withEnvelope(message, envelope))
+          const received = Either.getOrThrow(deserialize(Buffer.from(answer.write[i], "base64"), options))
+          expect(received).toEqual({ message, asgiChannel: envelope })
+        })
+      })
+    }
+
+    it("Python refuses a member sealed with other keys (InvalidToken) and one that is too old", () => {
+      const keys = deriveKeys(["ours"])
+      const answer = runJson<{ read: Array<{ ok: boolean; error?: string }> }>("wire_check.py", {
+        secrets: ["theirs"],
+        expiry: 60,
+        read: [
+          b64(serialize({ type: "t" }, undefined, { keys })),
+          b64(
+            serialize({ type: "t" }, undefined, {
+              keys: deriveKeys(["theirs"]),
+              now: Math.floor(Date.now() / 1000) - 71
+            })
+          ),
+          b64(
+            serialize({ type: "t" }, undefined, {
+              keys: deriveKeys(["theirs"]),
+              now: Math.floor(Date.now() / 1000) - 60
+            })
+          )
+        ]
+      })
+      expect(answer.read.map((r) => r.ok ? "ok" : r.error)).toEqual(["InvalidToken", "InvalidToken", "ok"])
+    })
+  }
+)
