@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
 import { randomUUID } from "node:crypto"
 import { deriveKeys } from "../../src/internal/Fernet.js"
+import { groupShardIndex, pythonSendShardIndex, receiveShardIndex } from "../../src/internal/Sharding.js"
 import { channelKey, deserialize, groupKey, PREFIX_LENGTH } from "../../src/internal/WireFormat.js"
 import * as Peer from "./Peer.js"
 import { missingPython, missingRedis, REDIS_URL, skipNote } from "./python.js"
@@ -120,6 +121,49 @@ describe.skipIf(missing !== undefined)(`Python peer (peer.py) against Redis${ski
       const strangers = yield* stranger.newChannel()
       yield* a.send(strangers, { type: "secret" })
       expect(yield* Effect.flip(stranger.receive(strangers, 5))).toMatchObject({ type: "InvalidToken" })
+    }))
+
+  it.scoped("shards over two hosts as Sharding says, including the send/receive mismatch of channels_redis", () =>
+    Effect.gen(function*() {
+      // Two databases of one Redis stand for two hosts: channels_redis only sees two URLs.
+      const hosts = [REDIS_URL.replace(/\/\d*$/, "") + "/1", REDIS_URL.replace(/\/\d*$/, "") + "/2"]
+      const prefix = uniquePrefix()
+      const make = () =>
+        Effect.tap(
+          Peer.make({ hosts, prefix }),
+          (python) => Effect.addFinalizer(() => Effect.ignore(python.flush))
+        )
+      const a = yield* make()
+      const b = yield* make()
+      const where = (dump: ReadonlyArray<Peer.Dump>, key: string) =>
+        dump.flatMap((host, index) => host.has(key) ? [index] : [])
+
+      // Channels of `a` until one whose full name and non-local part hash to different hosts, and one
+      // where they agree (each is a coin toss with two hosts).
+      let split: string | undefined
+      let agreed: string | undefined
+      while (split === undefined || agreed === undefined) {
+        const channel = yield* a.newChannel()
+        if (pythonSendShardIndex(channel, 2) === receiveShardIndex(channel, 2)) agreed ??= channel
+        else split ??= channel
+      }
+      yield* b.send(agreed, { type: "agreed" })
+      yield* b.send(split, { type: "split" })
+      const afterSends = yield* a.dumpHosts
+      const key = channelKey(prefix, split)
+      expect(key).toBe(channelKey(prefix, agreed))
+      // Both messages sit under the same key name, each on the host of its FULL name's hash ...
+      expect(where(afterSends, key).sort()).toEqual([0, 1])
+      expect(afterSends[pythonSendShardIndex(split, 2)!].get(key)).toHaveLength(1)
+      // ... and the receiver polls the host of the non-local part only: one arrives, one never does.
+      expect(yield* a.receive(agreed, 5)).toEqual({ type: "agreed" })
+      expect(yield* Effect.flip(a.receive(split, 1))).toMatchObject({ type: "Timeout" })
+
+      // Groups: the sorted set on the group's host; group_send writes where receive reads.
+      yield* a.groupAdd("sharded-room", split)
+      expect(where(yield* a.dumpHosts, groupKey(prefix, "sharded-room"))).toEqual([groupShardIndex("sharded-room", 2)])
+      yield* b.groupSend("sharded-room", { type: "via group" })
+      expect(yield* a.receive(split, 5)).toEqual({ type: "via group" })
     }))
 
   it.scoped("reports a peer that cannot start as PeerCrashed, with its stderr", () =>

@@ -35,6 +35,9 @@ export interface PeerOptions {
   readonly symmetricEncryptionKeys?: ReadonlyArray<string>
 }
 
+/** Sorted sets by key: their members (raw bytes) and scores, in score order. */
+export type Dump = ReadonlyMap<string, ReadonlyArray<readonly [Uint8Array, number]>>
+
 /** A message as the Python layer takes and gives it: any dict (channels_redis does not need "type"). */
 export type PeerMessage = { readonly [key: string]: MessageValue }
 
@@ -72,11 +75,10 @@ export interface Peer {
   readonly groupDiscard: (group: string, channel: string) => Effect.Effect<void, PeerError | PeerCrashed>
   readonly groupSend: (group: string, message: PeerMessage) => Effect.Effect<void, PeerError | PeerCrashed>
   readonly flush: Effect.Effect<void, PeerError | PeerCrashed>
-  /** Every sorted set under the prefix on every host: key -> [member bytes, score] in score order. */
-  readonly dump: Effect.Effect<
-    ReadonlyMap<string, ReadonlyArray<readonly [Uint8Array, number]>>,
-    PeerError | PeerCrashed
-  >
+  /** Every sorted set under the prefix, of all hosts: key -> [member bytes, score] in score order. */
+  readonly dump: Effect.Effect<Dump, PeerError | PeerCrashed>
+  /** The same, one map per host, in the order of `hosts` (to see which shard holds what). */
+  readonly dumpHosts: Effect.Effect<ReadonlyArray<Dump>, PeerError | PeerCrashed>
 }
 
 interface Answer {
@@ -177,6 +179,18 @@ export const make = (options: PeerOptions = {}): Effect.Effect<Peer, PeerCrashed
         return Effect.sync(() => pending.delete(id))
       })
 
+    const dumpHosts = Effect.map(
+      command("dump"),
+      (hosts): ReadonlyArray<Dump> =>
+        (hosts as ReadonlyArray<Record<string, ReadonlyArray<readonly [string, number]>>>).map((host) =>
+          new Map(
+            Object.entries(host).map(([key, members]) => [
+              key,
+              members.map(([member, score]) => [new Uint8Array(Buffer.from(member, "base64")), score] as const)
+            ])
+          )
+        )
+    )
     const unit = (op: string, fields: Record<string, unknown>) => Effect.asVoid(command(op, fields))
     const peer: Peer = {
       clientPrefix,
@@ -188,13 +202,8 @@ export const make = (options: PeerOptions = {}): Effect.Effect<Peer, PeerCrashed
       groupDiscard: (group, channel) => unit("group_discard", { group, channel }),
       groupSend: (group, message) => unit("group_send", { group, message: tag(message) }),
       flush: unit("flush", {}),
-      dump: Effect.map(command("dump"), (result) =>
-        new Map(
-          Object.entries(result as Record<string, ReadonlyArray<readonly [string, number]>>).map(([key, members]) => [
-            key,
-            members.map(([member, score]) => [new Uint8Array(Buffer.from(member, "base64")), score] as const)
-          ])
-        ))
+      dump: Effect.map(dumpHosts, (hosts): Dump => new Map(hosts.flatMap((host) => [...host]))),
+      dumpHosts
     }
     return peer
   })

@@ -16,8 +16,8 @@ the next command), each answered by one line on stdout with the same "id":
   {"id": 5, "op": "group_discard", "group": g, "channel": c}   -> result: null
   {"id": 6, "op": "group_send", "group": g, "message": M}      -> result: null
   {"id": 7, "op": "flush"}                                     -> result: null
-  {"id": 8, "op": "dump"}    -> result: {"<key>": [["<member base64>", score], ...], ...} for every
-                                sorted set under the prefix on every host (no Python-side decoding)
+  {"id": 8, "op": "dump"}    -> result: one {"<key>": [["<member base64>", score], ...], ...} per host,
+                                in host order: every sorted set under the prefix (raw bytes)
   {"id": 9, "op": "quit"}    -> result: null, then the peer closes its pools and exits
 Answers: {"id": n, "ok": true, "result": R} or {"id": n, "ok": false, "error": {"type": "ChannelFull" |
 "Timeout" | "InvalidToken" | "AssertionError" | ..., "message": "..."}}.
@@ -41,15 +41,17 @@ def answer(payload):
 
 
 async def dump(layer):
-    out = {}
+    hosts = []
     for index in range(layer.ring_size):
         connection = layer.connection(index)
+        out = {}
         async for key in connection.scan_iter(match=layer.prefix.encode("utf8") + b"*"):
             if (await connection.type(key)) != b"zset":
                 continue
             members = await connection.zrange(key, 0, -1, withscores=True)
             out[key.decode("utf8")] = [[base64.b64encode(m).decode("ascii"), s] for m, s in members]
-    return out
+        hosts.append(out)
+    return hosts
 
 
 async def run(layer, command):
