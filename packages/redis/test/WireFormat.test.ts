@@ -188,6 +188,20 @@ describe("WireFormat", () => {
     )
   })
 
+  it("takes another random_prefix_length (channels_redis 4.2+), 0 included", () => {
+    for (const prefixLength of [0, 1, 5, 32]) {
+      const member = serialize({ type: "t", n: 1 }, "a!b", { prefixLength })
+      expect(member.length).toBe(prefixLength + encodeBody({ type: "t", n: 1 }, "a!b").length)
+      expect(Either.getOrThrow(deserialize(member, { prefixLength }))).toEqual({
+        message: { type: "t", n: 1 },
+        asgiChannel: "a!b"
+      })
+    }
+    expect(() => serialize({ type: "t" }, undefined, { prefixLength: 2, prefix: new Uint8Array(3) })).toThrow(
+      RangeError
+    )
+  })
+
   it("puts a fresh random prefix on each member", () => {
     const a = serialize({ type: "t" }, undefined)
     const b = serialize({ type: "t" }, undefined)

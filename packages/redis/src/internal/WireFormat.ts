@@ -7,9 +7,11 @@
  *     member = 12 random bytes | Fernet token    (symmetric_encryption_keys; the token is ASCII)
  *     body   = msgpack of the message (Python `msgpack.packb(message, use_bin_type=True)`)
  *
- * The random prefix comes last, outside the encryption: it only keeps equal messages apart in the
+ * The random prefix is added last, outside the encryption: it only keeps equal messages apart in the
  * sorted set. The receiver drops the first 12 bytes, opens the token (time to live `expiry + 10`
- * seconds) and unpacks with `raw=False`.
+ * seconds) and unpacks with `raw=False`. This is channels_redis 4.0 (Debian's, read for this
+ * module); 4.2 moved it into `serializers.py` unchanged, and added two options: `random_prefix_length`
+ * (default 12; `prefixLength` here, 0 for none) and `serializer_format="json"` (not supported here).
  *
  * The body carries one envelope key, `__asgi_channel__`, written after the message's own keys:
  *
@@ -136,8 +138,8 @@ export const encodeBody = (message: Message, asgiChannel: AsgiChannel): Uint8Arr
 
 /**
  * A sorted-set member for a message: the random prefix, then the body, or its Fernet token made with
- * the first of `keys` when there are keys. `prefix` (12 bytes) and `now` (the token's time, whole
- * seconds) are for tests.
+ * the first of `keys` when there are keys. `prefix` (the random bytes) and `now` (the token's time,
+ * whole seconds) are for tests.
  *
  * @since 0.1.0
  * @category encoding
@@ -147,20 +149,23 @@ export const serialize = (
   asgiChannel: AsgiChannel,
   options?: {
     readonly keys?: ReadonlyArray<FernetKey> | undefined
+    /** How many random bytes (channels_redis's `random_prefix_length`), 12 unless given. */
+    readonly prefixLength?: number
     readonly prefix?: Uint8Array
     readonly now?: number
   }
 ): Uint8Array => {
-  const prefix = options?.prefix ?? randomBytes(PREFIX_LENGTH)
-  if (prefix.length !== PREFIX_LENGTH) throw new RangeError(`the prefix must be ${PREFIX_LENGTH} bytes`)
+  const length = options?.prefixLength ?? PREFIX_LENGTH
+  const prefix = options?.prefix ?? randomBytes(length)
+  if (prefix.length !== length) throw new RangeError(`the prefix must be ${length} bytes, not ${prefix.length}`)
   const body = encodeBody(message, asgiChannel)
   const keys = options?.keys
   const payload = keys !== undefined && keys.length > 0
     ? encrypt(keys[0], body, options?.now === undefined ? undefined : { now: options.now })
     : body
-  const member = new Uint8Array(PREFIX_LENGTH + payload.length)
+  const member = new Uint8Array(length + payload.length)
   member.set(prefix, 0)
-  member.set(payload, PREFIX_LENGTH)
+  member.set(payload, length)
   return member
 }
 
@@ -180,13 +185,16 @@ export const deserialize = (
   options?: {
     readonly keys?: ReadonlyArray<FernetKey> | undefined
     readonly ttl?: number | undefined
+    /** How many random bytes come first (channels_redis's `random_prefix_length`), 12 unless given. */
+    readonly prefixLength?: number
     readonly now?: number
   }
 ): Either.Either<Received, WireFormatError> => {
-  if (member.length < PREFIX_LENGTH) {
-    return failure(`${member.length} bytes, shorter than the ${PREFIX_LENGTH}-byte prefix`)
+  const length = options?.prefixLength ?? PREFIX_LENGTH
+  if (member.length < length) {
+    return failure(`${member.length} bytes, shorter than the ${length}-byte prefix`)
   }
-  let body = member.subarray(PREFIX_LENGTH)
+  let body = member.subarray(length)
   const keys = options?.keys
   if (keys !== undefined && keys.length > 0) {
     const opened = decrypt(
