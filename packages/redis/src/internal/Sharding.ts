@@ -15,7 +15,8 @@
  * | send to a process-specific channel          | `hash(channel)`: the FULL name (see below)   |
  * | send / receive on a normal channel          | round robin over the hosts, per layer object |
  *
- * The send row is a long-standing channels_redis bug (django/channels#1492): `send` hashes the full
+ * The send row is a long-standing channels_redis bug (django/channels#1492, 2020, still so in the
+ * upstream source of 2025): `send` hashes the full
  * name while `receive` polls the host of the non-local part, so with more than one host a direct
  * send to a process-specific channel lands on a host its receiver never reads unless both hashes
  * agree. `group_send` agrees with `receive`. A transport that wants to talk to Python receivers with
