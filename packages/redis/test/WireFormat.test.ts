@@ -11,6 +11,7 @@ import {
   channelKey,
   deserialize,
   encodeBody,
+  encodeGroupBodies,
   groupKey,
   groupSendEnvelopes,
   inflightKey,
@@ -129,6 +130,10 @@ describe("WireFormat against channels_redis's golden bytes", () => {
                 expect(read(c, ours)).toEqual(read(c, member))
               } else {
                 expect(hex(ours)).toBe(w.member)
+                if (c.op === "group_send") {
+                  const list = expectedEnvelopes(c).get(w.key) as ReadonlyArray<string>
+                  expect(hex(encodeGroupBodies(messageOf(c), [list])[0])).toBe(w.member.slice(2 * PREFIX_LENGTH))
+                }
               }
             }
           }
@@ -202,6 +207,32 @@ describe("WireFormat", () => {
     expect(() => serialize({ type: "t" }, undefined, { prefixLength: 2, prefix: new Uint8Array(3) })).toThrow(
       RangeError
     )
+  })
+
+  it("encodeGroupBodies writes what encodeBody writes for each list, across the map header sizes", () => {
+    const wide = fc.dictionary(
+      fc.string().filter((key) => !key.startsWith("__asgi_") && key !== "type"),
+      fc.integer(),
+      {
+        minKeys: 10,
+        maxKeys: 20
+      }
+    )
+    fc.assert(
+      fc.property(
+        fc.oneof(arbitraryMessage, wide.map((rest) => ({ type: "wide", ...rest }) as Message)),
+        fc.array(fc.array(fc.string(), { minLength: 1, maxLength: 20 }), { maxLength: 4 }),
+        (message, lists) => {
+          const bodies = encodeGroupBodies(message, lists)
+          expect(bodies.map(hex)).toEqual(lists.map((list) => hex(encodeBody(message, list))))
+        }
+      ),
+      { numRuns: 300 }
+    )
+    // 15 keys and the envelope: the header goes from fixmap to map16.
+    const fifteen = { type: "t", ...Object.fromEntries(Array.from({ length: 14 }, (_, i) => [`k${i}`, i])) } as Message
+    expect(hex(encodeGroupBodies(fifteen, [["a!b"]])[0])).toBe(hex(encodeBody(fifteen, ["a!b"])))
+    expect(encodeGroupBodies(fifteen, [["a!b"]])[0][0]).toBe(0xde)
   })
 
   it("puts a fresh random prefix on each member", () => {

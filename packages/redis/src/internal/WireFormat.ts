@@ -136,6 +136,44 @@ export const encodeBody = (message: Message, asgiChannel: AsgiChannel): Uint8Arr
       : [[CHANNEL_KEY, typeof asgiChannel === "string" ? asgiChannel : [...asgiChannel]]]
   )
 
+/** The msgpack map header for `count` entries. */
+const mapHeader = (count: number): Uint8Array =>
+  count < 16
+    ? Uint8Array.of(0x80 | count)
+    : count < 0x10000
+    ? Uint8Array.of(0xde, count >>> 8, count & 0xff)
+    : Uint8Array.of(0xdf, count >>> 24, (count >>> 16) & 0xff, (count >>> 8) & 0xff, count & 0xff)
+
+const NO_KEYS = {} as Message
+
+/**
+ * The bodies of one group send, one per list of member channels (one list per Redis key, see
+ * `groupSendEnvelopes`): the same bytes as `encodeBody(message, list)` for each, with the message
+ * encoded once and only the map header and the trailing `__asgi_channel__` written per list.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const encodeGroupBodies = (
+  message: Message,
+  lists: ReadonlyArray<ReadonlyArray<string>>
+): ReadonlyArray<Uint8Array> => {
+  if (lists.length === 0) return []
+  const base = Codec.encodeWith(message, [])
+  const count = Object.keys(message).length
+  const entries = base.subarray(mapHeader(count).length)
+  const header = mapHeader(count + 1)
+  return lists.map((list) => {
+    // A one-entry map holding just the envelope, without its header byte: the envelope's entry.
+    const tail = Codec.encodeWith(NO_KEYS, [[CHANNEL_KEY, [...list]]]).subarray(1)
+    const body = new Uint8Array(header.length + entries.length + tail.length)
+    body.set(header, 0)
+    body.set(entries, header.length)
+    body.set(tail, header.length + entries.length)
+    return body
+  })
+}
+
 /**
  * A sorted-set member for a message: the random prefix, then the body, or its Fernet token made with
  * the first of `keys` when there are keys. `prefix` (the random bytes) and `now` (the token's time,
