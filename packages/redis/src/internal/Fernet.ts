@@ -177,7 +177,9 @@ export const unverifiedTimestamp = (token: Uint8Array | string): Either.Either<n
 const invalid = (reason: string) => Either.left(new InvalidToken({ reason }))
 
 const parse = (token: Uint8Array | string): Either.Either<Buffer, InvalidToken> => {
-  const text = typeof token === "string" ? token : Buffer.from(token).toString("latin1")
+  const text = typeof token === "string"
+    ? token
+    : Buffer.from(token.buffer, token.byteOffset, token.byteLength).toString("latin1")
   if (!BASE64URL.test(text) || text.length % 4 !== 0) return invalid("not urlsafe base64")
   const data = Buffer.from(text, "base64url")
   if (data.length === 0) return invalid("empty")
