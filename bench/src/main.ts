@@ -259,7 +259,7 @@ const runAll = async (args: ReturnType<typeof parse>, shared: Transports.Shared)
   const failures = outcomes.filter((o) => o.error !== undefined)
   // The run itself adds about one core of load, so only the load before it counts as "others".
   const busy = loadAtStart[0] > report.machine.cpus / 2
-  const text = table(results, failures) + (busy
+  const text = table(results, failures, { quick: config.quick }) + (busy
     ? `\n\nnote: load average ${loadAtStart[0].toFixed(1)} on ${report.machine.cpus} CPUs before the run: ` +
       "other processes may have skewed these numbers"
     : "")
