@@ -101,3 +101,41 @@ describe("job queue on RabbitMQ", () => {
     90_000
   )
 })
+
+describe("job queue: bad input", () => {
+  const postRaw = (url: string, body: string) =>
+    Effect.promise(async () => {
+      const response = await fetch(`${url}/jobs`, { method: "POST", body })
+      return { status: response.status, error: (await response.json() as { error: string }).error }
+    })
+
+  it.scopedLive(
+    "answers 400 with one line naming the field: not JSON, not an object, missing, wrong type, too long",
+    () =>
+      Effect.gen(function*() {
+        const web = yield* startWeb.pipe(Effect.withConfigProvider(ConfigProvider.fromJson({ JOBS_QUEUE: queue })))
+        const cases: ReadonlyArray<readonly [string, string]> = [
+          ["text=hello", "the body is not JSON: send {\"text\": \"...\"} as JSON"],
+          ["", "the body is not JSON: send {\"text\": \"...\"} as JSON"],
+          ["[\"hello\"]", "the body must be a JSON object: send {\"text\": \"...\"} as JSON"],
+          ["{}", "text is missing: send {\"text\": \"...\"} as JSON"],
+          ["{\"nope\": true}", "text is missing: send {\"text\": \"...\"} as JSON"],
+          ["{\"text\": 42}", "text must be a string: send {\"text\": \"...\"} as JSON"],
+          [
+            JSON.stringify({ text: "x".repeat(100_001) }),
+            "text must be at most 100000 characters: send {\"text\": \"...\"} as JSON"
+          ]
+        ]
+        for (const [body, reason] of cases) {
+          const answer = yield* postRaw(web.url, body)
+          expect({ body: body.slice(0, 20), ...answer }).toEqual({
+            body: body.slice(0, 20),
+            status: 400,
+            error: reason
+          })
+          expect(answer.error).not.toContain("\n")
+        }
+      }),
+    30_000
+  )
+})
