@@ -8,7 +8,8 @@
 # scripts/pack-test/program.ts against the shipped .d.ts with strict tsc (skipLibCheck off: our
 # declarations are checked too), runs it with plain node on the in-memory layer, on RabbitMQ (two
 # layer instances) and on ZeroMQ (dedicated, proxy in the process), and compares its output with
-# the lines expected below. Then the two bins, run from the app's node_modules/.bin.
+# the lines expected below. The README's quick start, copied out of README.md, is compiled and run
+# the same way. Then the two bins, run from the app's node_modules/.bin.
 #
 # Needs RabbitMQ on 127.0.0.1:5672 (guest/guest): vhost `asgi`, created with rabbitmqctl when
 # it is missing and rabbitmqctl is at hand; without rabbitmqctl the vhost "/". PACK_TEST_AMQP_URL
@@ -63,6 +64,9 @@ done
 
 log "scratch app in $work/app: tarballs + effect $EFFECT, @effect/platform $PLATFORM, @effect/platform-node $PLATFORM_NODE, @effect/cli $CLI"
 cp scripts/pack-test/package.json scripts/pack-test/tsconfig.json scripts/pack-test/program.ts "$work/app/"
+# The README's quick start, as a user copies it.
+awk '/^## Quick start/ { q = 1 } q && /^```ts$/ { f = 1; next } f && /^```$/ { exit } f { print }' README.md >"$work/app/quickstart.ts"
+grep -q "InMemory.layer" "$work/app/quickstart.ts" || fail "no quick start found in README.md"
 cd "$work/app"
 npm install --no-audit --no-fund --loglevel=error \
   "${tarballs[@]}" \
@@ -94,10 +98,15 @@ zeromq: direct.message "hi bob", chat.message "hello over zeromq" x2 (same: true
 pack test program: done'
 [ "$output" = "$expected" ] || { diff <(printf '%s\n' "$expected") <(printf '%s\n' "$output") || true; fail "the program's output is not the expected one"; }
 
+log "the README's quick start"
+quickstart=$(timeout 60 node out/quickstart.js) || fail "the quick start failed"
+[ "$quickstart" = "hello, room" ] || fail "the quick start printed: $quickstart"
+echo "$quickstart"
+
 log "the bins"
 selftest=$(timeout 60 npx --no-install channel-layer self-test --layer memory 2>&1)
 grep -q "self-test passed" <<<"$selftest" || fail "channel-layer self-test: $selftest"
 proxyhelp=$(timeout 60 npx --no-install channel-layer-zmq-proxy --help 2>&1)
 grep -q -- "--pull" <<<"$proxyhelp" || fail "channel-layer-zmq-proxy --help: $proxyhelp"
 
-printf '\npack test passed: 4 packages packed, installed with effect %s, type-checked and run on 3 transports, 2 bins\n' "$EFFECT"
+printf '\npack test passed: 4 packages packed, installed with effect %s, type-checked and run on 3 transports, the README quick start, 2 bins\n' "$EFFECT"
