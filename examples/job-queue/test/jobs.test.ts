@@ -7,7 +7,7 @@ import { HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Context, Effect, Fiber, Layer } from "effect"
-import { spawn } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import { createHash, randomBytes } from "node:crypto"
 import { createServer } from "node:http"
 import { fileURLToPath } from "node:url"
@@ -138,4 +138,22 @@ describe("job queue: bad input", () => {
       }),
     30_000
   )
+})
+
+describe("job queue: a broker that refuses it", () => {
+  for (const [program, who] of [["src/web-main.ts", "web server"], ["src/worker-main.ts", "worker"]] as const) {
+    it(`the ${who} exits 1 with one line naming the missing vhost and the fix`, () => {
+      const result = spawnSync(process.execPath, ["--conditions=channel-layer-source", "--import", "tsx", program], {
+        cwd: exampleDir,
+        env: { ...process.env, AMQP_URL: "amqp://guest:guest@127.0.0.1:5672/no-such-vhost", PORT: "0" },
+        encoding: "utf8",
+        timeout: 60_000
+      })
+      const output = `${result.stdout}${result.stderr}`
+      expect(result.status, output).toBe(1)
+      const line = output.split("\n").find((l) => l.includes(`the job ${who} cannot start`))
+      expect(line).toContain("the broker refused to open the virtual host no-such-vhost")
+      expect(line).toContain("rabbitmqctl add_vhost no-such-vhost")
+    }, 60_000)
+  }
 })
