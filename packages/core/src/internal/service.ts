@@ -232,7 +232,7 @@ export const make = <B extends Backend.Backend, E, R>(
         const problem = ownProblem(channel, "receive on")
         if (problem !== undefined) return Effect.fail(problem)
         backend.onReceive?.(channel)
-        return queues.receive(channel)
+        return backend.receive?.(channel) ?? queues.receive(channel)
       })
 
     const service: ChannelLayerService = {

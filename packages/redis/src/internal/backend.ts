@@ -1,0 +1,387 @@
+/**
+ * The Redis backend of `ChannelLayer.make`. Channels of this instance are
+ * `<prefix>.<client prefix>!<id>`: sends to them and group sends to its members are delivered
+ * locally by core; what other processes write to their keys (`asgi` + `<prefix>.<client prefix>!`)
+ * comes in through one receive loop per key. Every other channel is remote: a direct send is the
+ * `send` script on its key; a normal channel is received with one BZPOPMIN per receive; a group
+ * send lists the members and writes to their keys with the `groupSend` script.
+ */
+import { type Backend, Errors, Message, Metrics } from "@channel-layer/core"
+import { Duration, Effect, FiberSet, LogLevel, Scope } from "effect"
+import { randomUUID } from "node:crypto"
+import type { RedisConnectionService } from "../RedisConnection.js"
+import * as RedisMetrics from "../RedisMetrics.js"
+import * as Connection from "./connection.js"
+import * as Envelope from "./Envelope.js"
+import type { Resolved } from "./options.js"
+import * as Scripts from "./scripts.js"
+
+/** BZPOPMIN's timeout in seconds: channels_redis's `brpop_timeout`. */
+export const POP_TIMEOUT = 5
+
+/** The backend, and the connection service on its command connection. */
+export interface RedisBackend extends Backend.Backend {
+  readonly connection: RedisConnectionService
+  readonly clientPrefix: string
+}
+
+const skipped = {
+  key: "skipped",
+  render: (total: number, top: string) =>
+    `dropped ${total} stored message(s) that are not channel-layer messages or are for another process: ${top}`
+}
+
+const groupFull = {
+  key: "group-full",
+  render: (total: number, top: string) =>
+    `${total} group message(s) not written to a member's key because it held its capacity (the members there ` +
+    `missed them), by group: ${top}`
+}
+
+const expired = {
+  key: "normal-expiry",
+  level: LogLevel.Warning,
+  render: (total: number, top: string) => `dropped ${total} expired message(s) popped from normal channels: ${top}`
+}
+
+/** One reply of BZPOPMIN: the key, the member, the score (a double in RESP3, a bulk string in RESP2). */
+type Popped = readonly [Buffer, Buffer, Buffer | number]
+
+const isPopped = (reply: unknown): reply is Popped =>
+  Array.isArray(reply) && reply.length === 3 && Buffer.isBuffer(reply[1]) &&
+  (Buffer.isBuffer(reply[2]) || typeof reply[2] === "number")
+
+/** The score of a popped member, in seconds, as Redis holds it (the decimal form it was written in). */
+const scoreOf = (popped: Popped): string => String(popped[2])
+
+/** The non-local part of a channel name: up to and including its `!`, or the whole name. */
+export const nonLocal = (channel: string): string => {
+  const bang = channel.indexOf("!")
+  return bang === -1 ? channel : channel.slice(0, bang + 1)
+}
+
+/**
+ * Makes the backend in the layer's scope. One closure on purpose: the command connection, the
+ * receive loops, the idle blocking connections and the memberships are shared by the short
+ * functions below.
+ */
+export const make = (options: Resolved, context: Backend.Context): Effect.Effect<RedisBackend, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { labels, queues, warnings } = context
+    const { capacityOf, prefix, waitForConnection } = options
+    const scope = yield* Effect.scope
+    const clock = yield* Effect.clock
+    const runFork = yield* FiberSet.makeRuntime<never>()
+    /** The server a key lives on: one host for now, the place where sharding slots in. */
+    const hostFor = (_key: string): number => 0
+    const endpoint = options.hosts[hostFor("")]
+    const commands = yield* Connection.make(endpoint, options, "commands", labels)
+    const clientPrefix = randomUUID().replaceAll("-", "")
+    const ownSuffix = `.${clientPrefix}!`
+    const expiryMillis = String(options.expiry)
+    const groupExpirySeconds = options.groupExpiry / 1000
+
+    const keyOf = (channel: string) => prefix + nonLocal(channel)
+    const groupKey = (group: string) => `${prefix}:group:${group}`
+    const isOwn = (channel: string) => {
+      const bang = channel.indexOf("!")
+      return bang !== -1 && channel.slice(0, bang + 1).endsWith(ownSuffix)
+    }
+
+    let lastScore = 0
+    /** The send time in seconds, strictly increasing in this process: FIFO per sender at equal times. */
+    const score = (): number => {
+      const now = Number(clock.unsafeCurrentTimeNanos() / 1000n) / 1e6
+      lastScore = now > lastScore ? now : lastScore + 1e-6
+      return lastScore
+    }
+
+    /** The members this instance added (normal channels included), for rejoining and leaving. */
+    const memberships = new Map<string, Set<string>>()
+
+    // --- receive loops on this instance's keys ---
+
+    const deliverPopped = (key: string, popped: Popped) => {
+      const opened = Envelope.open(popped[1])
+      if (opened._tag === "Left") {
+        RedisMetrics.skippedMessages.unsafeUpdate(1, labels)
+        warnings.report(skipped, `${key} (${opened.left.reason})`)
+        return
+      }
+      const { channels, message } = opened.right
+      const expiresAt = Number(scoreOf(popped)) * 1000 + options.expiry
+      const mine = (channels ?? []).filter((channel) => prefix + nonLocal(channel) === key)
+      if (mine.length === 0 || mine.length !== (channels ?? []).length) {
+        RedisMetrics.skippedMessages.unsafeUpdate(1, labels)
+        warnings.report(skipped, `${key} (addressed to ${JSON.stringify(channels ?? "no channel")})`)
+        if (mine.length === 0) return
+      }
+      // A full local channel drops it (counted and logged by the local queues), as a full member would.
+      mine.forEach((channel, i) =>
+        queues.unsafeDeliverDirect(
+          channel,
+          i === mine.length - 1 ? message : Message.clone(message),
+          expiresAt,
+          "drop"
+        )
+      )
+    }
+
+    const loops = new Set<string>()
+    /** The receive loop of one of this instance's keys: BZPOPMIN on a connection of its own, forever. */
+    const loop = (key: string) =>
+      Effect.scoped(Effect.gen(function*() {
+        const blocking = yield* Connection.make(endpoint, options, "blocking", labels)
+        while (true) {
+          const reply = yield* Effect.either(blocking.call(["BZPOPMIN", key, String(POP_TIMEOUT)], undefined))
+          if (reply._tag === "Right") {
+            if (isPopped(reply.right)) deliverPopped(key, reply.right)
+            continue
+          }
+          if (reply.left._tag === "LayerClosed") return
+          if (reply.left._tag === "ReplyError") {
+            yield* Effect.logWarning(`Redis refused BZPOPMIN on ${key}: ${reply.left.reason}; retrying in 1 s`)
+            yield* Effect.sleep(Duration.seconds(1))
+          } else {
+            // Lost: the next call waits for the connection to be ready again.
+            yield* Effect.sleep(Duration.millis(20))
+          }
+        }
+      })).pipe(Effect.annotateLogs({ transport: "redis", key }))
+
+    const ensureLoop = (channel: string) => {
+      const key = keyOf(channel)
+      if (loops.has(key)) return
+      loops.add(key)
+      runFork(loop(key))
+    }
+
+    // --- normal channels: one pop per receive ---
+
+    const idle: Array<Connection.Connection> = []
+    const takeBlocking = Effect.suspend(() => {
+      const connection = idle.pop()
+      return connection !== undefined
+        ? Effect.succeed(connection)
+        : Scope.extend(Connection.make(endpoint, options, "blocking", labels), scope)
+    })
+
+    /** Puts back what an interrupted pop took, once Redis has answered it. */
+    const putBack = (key: string, pending: Promise<unknown>, id: number | undefined) =>
+      Effect.gen(function*() {
+        if (id !== undefined) yield* Effect.ignore(commands.call(["CLIENT", "UNBLOCK", String(id)], 1000))
+        const late = yield* Effect.promise(() => pending.catch(() => null)).pipe(
+          Effect.timeout(Duration.seconds(POP_TIMEOUT + 2)),
+          Effect.orElseSucceed(() => null)
+        )
+        if (!isPopped(late)) return
+        const back = yield* Effect.either(
+          commands.call(["ZADD", key, scoreOf(late), late[1]], waitForConnection)
+        )
+        if (back._tag === "Right") {
+          RedisMetrics.messagesPutBack.unsafeUpdate(1, labels)
+          return
+        }
+        yield* Effect.logError(
+          `a message popped from ${key} by an interrupted receive could not be put back, and is lost: ` +
+            back.left.toString()
+        )
+      })
+
+    const popOnce = (blocking: Connection.Connection, key: string) =>
+      Effect.flatMap(blocking.awaitReady(undefined), () =>
+        Effect.suspend(() => {
+          const args = ["BZPOPMIN", key, String(POP_TIMEOUT)]
+          const id = blocking.clientId()
+          const pending = blocking.send(args)
+          return Effect.tryPromise({ try: () => pending, catch: (error) => blocking.toError(error, args) }).pipe(
+            Effect.onInterrupt(() => putBack(key, pending, id))
+          )
+        }))
+
+    const receiveNormal = (channel: string): Effect.Effect<Message.Message, Errors.LayerClosed> => {
+      const key = keyOf(channel)
+      return Effect.acquireUseRelease(
+        takeBlocking,
+        (blocking) =>
+          Effect.gen(function*() {
+            while (true) {
+              const reply = yield* Effect.either(popOnce(blocking, key))
+              if (reply._tag === "Left") {
+                if (reply.left._tag === "LayerClosed") return yield* Effect.fail(reply.left)
+                yield* Effect.sleep(Duration.millis(reply.left._tag === "ReplyError" ? 1000 : 20))
+                continue
+              }
+              if (!isPopped(reply.right)) continue
+              const opened = Envelope.open(reply.right[1])
+              if (opened._tag === "Left") {
+                RedisMetrics.skippedMessages.unsafeUpdate(1, labels)
+                warnings.report(skipped, `${key} (${opened.left.reason})`)
+                continue
+              }
+              if (Number(scoreOf(reply.right)) * 1000 + options.expiry <= queues.now()) {
+                Metrics.messagesExpired.unsafeUpdate(1, labels)
+                warnings.report(expired, channel)
+                continue
+              }
+              Metrics.messagesReceived.unsafeUpdate(1, labels)
+              return opened.right.message
+            }
+          }),
+        (blocking) => Effect.sync(() => idle.push(blocking))
+      )
+    }
+
+    // --- groups ---
+
+    const join = (group: string, channel: string) =>
+      Scripts.run(commands, Scripts.join, [groupKey(group)], [
+        String(score()),
+        channel,
+        String(options.groupExpiry)
+      ], waitForConnection)
+
+    const rejoinAll = Effect.forEach(
+      [...memberships],
+      ([group, channels]) =>
+        Scripts.run(
+          commands,
+          Scripts.rejoin,
+          [groupKey(group)],
+          [String(score()), String(options.groupExpiry), ...channels],
+          waitForConnection
+        ).pipe(
+          Effect.catchAll((error) =>
+            Effect.logWarning(`could not write the members of group ${group} again: ${error.toString()}`)
+          )
+        ),
+      { discard: true }
+    )
+    commands.onReconnect(() => rejoinAll.pipe(Effect.annotateLogs("transport", "redis")))
+
+    const groupPublish = (group: string, body: Uint8Array) =>
+      Effect.gen(function*() {
+        const now = score()
+        const listed = yield* Scripts.run(
+          commands,
+          Scripts.members,
+          [groupKey(group)],
+          [String(now - groupExpirySeconds)],
+          waitForConnection
+        )
+        const byKey = new Map<string, Array<string>>()
+        for (const name of Array.isArray(listed) ? listed : []) {
+          const channel = String(name)
+          // This instance's members got it from core already.
+          if (isOwn(channel)) continue
+          const key = keyOf(channel)
+          const list = byKey.get(key)
+          if (list === undefined) byKey.set(key, [channel])
+          else list.push(channel)
+        }
+        if (byKey.size === 0) return
+        const keys = [...byKey.keys()]
+        const lists = keys.map((key) => byKey.get(key)!)
+        const full = yield* Scripts.run(
+          commands,
+          Scripts.groupSend,
+          keys,
+          [
+            ...lists.map((channels) => Envelope.forMembers(body, group, channels)),
+            ...lists.map((channels) => String(capacityOf(channels[0]))),
+            String(now),
+            expiryMillis
+          ],
+          waitForConnection
+        )
+        if (Array.isArray(full) && full.length > 0) {
+          const missed = full.reduce((n: number, index) => n + (lists[Number(index) - 1]?.length ?? 0), 0)
+          Metrics.messagesRejectedFull.unsafeUpdate(missed, labels)
+          warnings.report(groupFull, group, missed)
+        }
+      })
+
+    // Registered after the command connection, so it runs while that connection is still open:
+    // this instance's channels leave their groups (other processes stop writing to keys nobody reads).
+    yield* Effect.addFinalizer(() =>
+      Effect.forEach(
+        [...memberships],
+        ([group, channels]) => commands.call(["ZREM", groupKey(group), ...channels], 500),
+        { discard: true, concurrency: "unbounded" }
+      ).pipe(Effect.timeout(Duration.seconds(1)), Effect.ignore)
+    )
+
+    const connection: RedisConnectionService = {
+      isReady: Effect.sync(commands.isReady),
+      awaitReady: commands.awaitReady(waitForConnection),
+      lastError: Effect.sync(commands.lastError),
+      command: (args) => Scripts.refusedAsClosed(commands.call(args, waitForConnection), String(args[0])),
+      clientPrefix
+    }
+
+    return {
+      connection,
+      clientPrefix,
+      newChannel: (channelPrefix) =>
+        Effect.sync(() => {
+          const name = `${channelPrefix ?? "specific"}${ownSuffix}${randomUUID().replaceAll("-", "")}`
+          // Core refuses a name that is too long; no loop for it.
+          if (name.length < 100) ensureLoop(name)
+          return name
+        }),
+      route: (channel) => isOwn(channel) ? "local" : "remote",
+      refuses: (channel, action) =>
+        !channel.includes("!") || isOwn(channel)
+          ? undefined
+          : `the channel belongs to another layer instance (${nonLocal(channel)}); this instance ` +
+            `(client prefix ${clientPrefix}) can only ${action} its own channels, from its newChannel, ` +
+            `and normal channels (without "!")`,
+      publish: (channel, body) =>
+        Effect.flatMap(
+          Scripts.run(commands, Scripts.send, [keyOf(channel)], [
+            Envelope.wrap(body),
+            String(capacityOf(channel)),
+            String(score()),
+            expiryMillis
+          ], waitForConnection),
+          (added) => {
+            if (added === 1) return Effect.void
+            Metrics.messagesRejectedFull.unsafeUpdate(1, labels)
+            return Effect.fail(new Errors.ChannelFull({ channel, capacity: capacityOf(channel) }))
+          }
+        ),
+      groups: {
+        fanOutLocally: true,
+        leaves: () => true,
+        publish: groupPublish,
+        join: (group, channel, _first, apply) =>
+          Effect.suspend(() => {
+            let members = memberships.get(group)
+            if (members === undefined) memberships.set(group, members = new Set())
+            members.add(channel)
+            // This instance's channels get group messages from core's local fan-out; normal
+            // channels through Redis, where their receivers pop them.
+            if (isOwn(channel)) {
+              ensureLoop(channel)
+              apply()
+            }
+            return Effect.asVoid(join(group, channel))
+          }),
+        rejoin: (group, channel) => Effect.asVoid(join(group, channel)),
+        leave: (group, channel, _last, apply) =>
+          Effect.suspend(() => {
+            apply()
+            const members = memberships.get(group)
+            members?.delete(channel)
+            if (members?.size === 0) memberships.delete(group)
+            return Effect.asVoid(
+              Scripts.refusedAsClosed(commands.call(["ZREM", groupKey(group), channel], waitForConnection), "ZREM")
+            )
+          })
+      },
+      onReceive: (channel) => {
+        if (isOwn(channel)) ensureLoop(channel)
+      },
+      receive: (channel) => channel.includes("!") ? undefined : receiveNormal(channel)
+    }
+  })
