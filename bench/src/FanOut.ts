@@ -19,6 +19,7 @@ import type { GroupPublishes } from "./Probes.js"
 import type { Measurement, Scenario, ScenarioContext } from "./Scenario.js"
 import { warmupPhase } from "./Scenario.js"
 import { median, rate } from "./Stats.js"
+import { peerTargets, peerUnavailable } from "./Transport.js"
 import type { Definition } from "./Transports.js"
 
 /**
@@ -55,6 +56,21 @@ export const TARGET = 300_000
  * @category constants
  */
 export const WARMUP_ROUNDS = 3
+
+/**
+ * The in-memory layer's label: the other transports' fan-out is compared with its fan-out, at
+ * least {@link IN_MEMORY_RATIO} of it.
+ * @since 0.2.0
+ * @category constants
+ */
+export const IN_MEMORY = "in-memory"
+
+/**
+ * Fan-out of a transport as a share of the in-memory layer's, at least.
+ * @since 0.2.0
+ * @category constants
+ */
+export const IN_MEMORY_RATIO = 0.8
 
 /** How long without a new delivery before the missing ones count as lost. */
 const STALL_MS = 2_000
@@ -132,6 +148,7 @@ export const scenario = (definition: Definition): Scenario => {
   return {
     name,
     description: `${definition.transport}: ${MEMBERS} members on one instance, ${SENDS} group sends from another`,
+    ...(definition.transport !== IN_MEMORY ? { requires: [`fanout-${IN_MEMORY}`] } : {}),
     run: (context) =>
       Effect.gen(function*() {
         const rounds = context.config.quick ? 1 : 3
@@ -153,9 +170,26 @@ export const scenario = (definition: Definition): Scenario => {
           context.phase(warmupPhase(r, warmupRounds))
           yield* round(sender, receiver, group, channels, context.config.quick ? Math.min(SENDS, 200) : SENDS, context)
         }
+        const peerLabel = definition.floors.peer?.label
+        const peer = definition.floors.peer === undefined
+          ? undefined
+          : yield* definition.floors.peer.open(context.config)
+        // The peer's rounds interleave with ours, the first of them untimed (its warm-up).
+        const peerRound = peer?._tag === "Running"
+          ? Effect.zipRight(
+            Effect.sync(() => context.phase(`${peerLabel}, group sends`)),
+            peer.peer.fanout(MEMBERS, SENDS, WINDOW)
+          )
+          : undefined
+        if (peerRound !== undefined) yield* peerRound
+        const peerRates: Array<number> = []
         const results: Array<Round> = []
         let publishes: GroupPublishes | undefined
         for (let r = 1; r <= rounds; r++) {
+          if (peerRound !== undefined && r % 2 === 0) {
+            const { delivered, elapsedMs } = yield* peerRound
+            peerRates.push(rate(delivered, elapsedMs))
+          }
           context.phase(rounds === 1 ? "group sends" : `group sends, round ${r}/${rounds}`)
           const timed = round(sender, receiver, group, channels, SENDS, context)
           if (r === 1 && probes?.groupPublishes !== undefined) {
@@ -164,6 +198,10 @@ export const scenario = (definition: Definition): Scenario => {
             results.push(probed.result)
           } else {
             results.push(yield* timed)
+          }
+          if (peerRound !== undefined && r % 2 === 1) {
+            const { delivered, elapsedMs } = yield* peerRound
+            peerRates.push(rate(delivered, elapsedMs))
           }
         }
         const expected = SENDS * MEMBERS
@@ -176,6 +214,30 @@ export const scenario = (definition: Definition): Scenario => {
           value: median(rates),
           target: { kind: "at-least", value: TARGET }
         }]
+        if (definition.transport !== IN_MEMORY) {
+          // One broker publish per group send: the rest is local work, as the in-memory layer's.
+          measurements.push({
+            scenario: name,
+            transport: definition.transport,
+            metric: "deliveries/s vs in-memory",
+            value: median(rates),
+            floor: { scenario: `fanout-${IN_MEMORY}`, metric: "deliveries/s" },
+            target: { kind: "ratio-at-least", value: IN_MEMORY_RATIO }
+          })
+        }
+        if (peerLabel !== undefined) {
+          measurements.push({
+            scenario: name,
+            transport: definition.transport,
+            metric: `deliveries/s vs ${peerLabel}`,
+            value: median(rates),
+            // Without the peer, a floor no scenario measures: the row says "(not run)".
+            ...(peerRates.length > 0
+              ? { pairedFloor: { transport: peerLabel, value: median(peerRates) } }
+              : { floor: { scenario: peerLabel, metric: "deliveries/s" } }),
+            target: { kind: "ratio-at-least", value: peerTargets.fanout }
+          })
+        }
         if (lost > 0) {
           measurements.push({
             scenario: name,
@@ -197,6 +259,7 @@ export const scenario = (definition: Definition): Scenario => {
         }
         return {
           measurements,
+          ...(peer?._tag === "Unavailable" ? { notes: [peerUnavailable(peerLabel, peer.reason)] } : {}),
           details: {
             members: MEMBERS,
             sends: SENDS,
@@ -209,7 +272,8 @@ export const scenario = (definition: Definition): Scenario => {
             roundsMs: results.map((r) => r.elapsedMs),
             sendsMs: results.map((r) => r.sentMs),
             lost,
-            ...(publishes !== undefined ? { publishes } : {})
+            ...(publishes !== undefined ? { publishes } : {}),
+            ...(peerRates.length > 0 ? { peer: { label: peerLabel, ratesPerRound: peerRates } } : {})
           }
         }
       })

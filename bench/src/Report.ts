@@ -29,6 +29,8 @@ export interface ScenarioOutcome {
   readonly description: string
   readonly durationMs: number
   readonly details?: Record<string, unknown>
+  /** What the scenario could not measure on this machine, and why (printed under the table). */
+  readonly notes?: ReadonlyArray<string>
   readonly error?: string
 }
 

@@ -142,6 +142,8 @@ export interface ThroughputFloor {
 export interface ScenarioResult {
   readonly measurements: ReadonlyArray<Measurement>
   readonly details: Record<string, unknown>
+  /** Lines printed under the table: what the scenario could not measure here, and why. */
+  readonly notes?: ReadonlyArray<string>
 }
 
 /**
@@ -201,26 +203,38 @@ export const throughput = (
 })
 
 /**
- * Measurements of a latency run: `p50 ms`, `p99 ms`, `max ms` rows, each compared with the same
- * percentile of `floor` (the ratio column). With `target`, p99 gets the target "at most the p99 of
- * the `target.floor` scenario plus `slackMs`".
+ * Measurements of a latency run: `p50 ms`, `p99 ms`, `p99.9 ms` and `max ms` rows (each metric
+ * followed by `suffix` when given, for a second mode of the same scenario), compared either with
+ * the same percentile of the `floor` scenario or with a `paired` run measured by the scenario
+ * itself (the ratio column). With `target`, p99 gets the target "at most the p99 of the
+ * `target.floor` scenario plus `slackMs`"; with `paired.slackMs`, "at most the paired p99 plus
+ * `slackMs`".
  * @since 0.1.0
  * @category constructors
  */
 export const latency = (
   scenario: string,
   transport: string,
-  summary: { readonly p50: number; readonly p99: number; readonly max: number },
-  compare: { readonly floor?: string; readonly target?: { readonly floor: string; readonly slackMs: number } } = {}
+  summary: LatencyPercentiles,
+  compare: {
+    readonly floor?: string
+    readonly target?: { readonly floor: string; readonly slackMs: number }
+    readonly paired?: { readonly transport: string; readonly summary: LatencyPercentiles; readonly slackMs?: number }
+    readonly suffix?: string
+  } = {}
 ): ReadonlyArray<Measurement> => {
-  const { floor, target } = compare
-  const row = (metric: string, value: number, withTarget: boolean): Measurement => ({
+  const { floor, paired, suffix = "", target } = compare
+  const row = (metric: string, pick: (s: LatencyPercentiles) => number, isP99: boolean): Measurement => ({
     scenario,
     transport,
-    metric,
-    value,
-    ...(floor !== undefined ? { floor: { scenario: floor, metric } } : {}),
-    ...(target !== undefined && withTarget
+    metric: metric + suffix,
+    value: pick(summary),
+    ...(paired !== undefined
+      ? { pairedFloor: { transport: paired.transport, value: pick(paired.summary) } }
+      : floor !== undefined
+      ? { floor: { scenario: floor, metric } }
+      : {}),
+    ...(isP99 && target !== undefined
       ? {
         target: {
           kind: "floor-plus-at-most",
@@ -228,7 +242,26 @@ export const latency = (
           relativeTo: { scenario: target.floor, metric: "p99 ms" }
         } as const
       }
+      : isP99 && paired?.slackMs !== undefined
+      ? { target: { kind: "floor-plus-at-most", value: paired.slackMs } as const }
       : {})
   })
-  return [row("p50 ms", summary.p50, false), row("p99 ms", summary.p99, true), row("max ms", summary.max, false)]
+  return [
+    row("p50 ms", (s) => s.p50, false),
+    row("p99 ms", (s) => s.p99, true),
+    row("p99.9 ms", (s) => s.p999, false),
+    row("max ms", (s) => s.max, false)
+  ]
+}
+
+/**
+ * The percentiles a latency row reads.
+ * @since 0.2.0
+ * @category models
+ */
+export interface LatencyPercentiles {
+  readonly p50: number
+  readonly p99: number
+  readonly p999: number
+  readonly max: number
 }

@@ -44,8 +44,41 @@ export interface LatencySummary {
   readonly duplicates: number
   readonly p50: number
   readonly p99: number
+  readonly p999: number
   readonly max: number
   readonly mean: number
+}
+
+/**
+ * Percentiles of a run's latencies in milliseconds, in send order, each `undefined`, `null` or
+ * negative for a message that never arrived.
+ * @since 0.2.0
+ * @category latency
+ */
+export const summarize = (
+  latencies: ArrayLike<number | null | undefined>,
+  counts: { readonly sent?: number; readonly duplicates?: number } = {}
+): LatencySummary => {
+  const values: Array<number> = []
+  let sum = 0
+  for (let i = 0; i < latencies.length; i++) {
+    const value = latencies[i]
+    if (typeof value === "number" && value >= 0) {
+      values.push(value)
+      sum += value
+    }
+  }
+  const sorted = Float64Array.from(values).sort()
+  return {
+    sent: counts.sent ?? latencies.length,
+    delivered: sorted.length,
+    duplicates: counts.duplicates ?? 0,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    p999: percentile(sorted, 99.9),
+    max: sorted.length > 0 ? sorted[sorted.length - 1] : Number.NaN,
+    mean: sorted.length > 0 ? sum / sorted.length : Number.NaN
+  }
 }
 
 /**
@@ -104,26 +137,7 @@ export class LatencyRecorder {
 
   /** Percentiles over the delivered messages. */
   summary(): LatencySummary {
-    const values = new Float64Array(this.deliveredCount)
-    let j = 0
-    let sum = 0
-    for (let i = 0; i < this.total; i++) {
-      const value = this.latency[i]
-      if (value >= 0) {
-        values[j++] = value
-        sum += value
-      }
-    }
-    values.sort()
-    return {
-      sent: this.sentCount,
-      delivered: this.deliveredCount,
-      duplicates: this.duplicateCount,
-      p50: percentile(values, 50),
-      p99: percentile(values, 99),
-      max: values.length > 0 ? values[values.length - 1] : Number.NaN,
-      mean: values.length > 0 ? sum / values.length : Number.NaN
-    }
+    return summarize(this.latency, { sent: this.sentCount, duplicates: this.duplicateCount })
   }
 }
 

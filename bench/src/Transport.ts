@@ -10,14 +10,17 @@
  * rounds (see `ThroughputFloor`); the latency scenario is compared with a floor scenario.
  * @since 0.1.0
  */
-import { Effect, Fiber, Schedule } from "effect"
+import { Effect, Fiber, FiberSet, Schedule } from "effect"
 import type { Scope } from "effect"
 import { performance } from "node:perf_hooks"
+import * as GcPauses from "./GcPauses.js"
 import type { BenchMessage } from "./Message.js"
 import { makeMessages, messageBytes } from "./Message.js"
-import type { Scenario, ScenarioContext, Target, ThroughputFloor } from "./Scenario.js"
+import type * as PythonPeer from "./PythonPeer.js"
+import type { BenchConfig, Measurement, Scenario, ScenarioContext, Target, ThroughputFloor } from "./Scenario.js"
 import { latency, throughput, warmupPhase } from "./Scenario.js"
 import * as SenderPool from "./SenderPool.js"
+import type { LatencySummary } from "./Stats.js"
 import { LatencyRecorder, median, paced, rate } from "./Stats.js"
 
 /**
@@ -53,7 +56,40 @@ export interface PointToPointFloors {
    * transport by raw amqplib's p99 plus 1 ms; without one the latency has no target.
    */
   readonly latencyTarget?: string
+  /**
+   * Another implementation of the same transport, run in rounds interleaved with the transport's
+   * own and compared with them: the Python layer for RabbitMQ (see `PythonPeer`).
+   */
+  readonly peer?: Peer
 }
+
+/**
+ * Another implementation the rows compare with, run by the same scenarios. `open` starts it in
+ * the scenario's scope, or says why it cannot run on this machine (its rows then say so).
+ * @since 0.2.0
+ * @category models
+ */
+export interface Peer {
+  readonly label: string
+  readonly open: (config: BenchConfig) => Effect.Effect<PythonPeer.Availability, never, Scope.Scope>
+}
+
+/**
+ * The project's targets against the peer (the Python layer): at least twice its point-to-point
+ * rate at window 1, never slower at window 100, a p99 at or below its p99 with a fiber per send
+ * (the way an application sends), three times its fan-out rate.
+ * @since 0.2.0
+ * @category constants
+ */
+export const peerTargets = { window1: 2, window100: 1, latencySlackMs: 0, fanout: 3 } as const
+
+/**
+ * Rates of the latency runs with a fiber per send when a peer runs them too (messages a second);
+ * without a peer, the run's own rate alone.
+ * @since 0.2.0
+ * @category constants
+ */
+export const peerLatencyRates = [500, 1_000] as const
 
 /**
  * A transport plugged into the point-to-point and latency scenarios.
@@ -159,6 +195,13 @@ const awaitDeliveries = <A, E>(consumer: Fiber.Fiber<A, E>, received: () => numb
     }
   })
 
+/**
+ * The note of a scenario whose peer could not run.
+ * @since 0.2.0
+ * @category constructors
+ */
+export const peerUnavailable = (label: string | undefined, reason: string): string => `${label} rows not run: ${reason}`
+
 const throughputScenario = (adapter: PointToPointAdapter, window: 1 | 100): Scenario => {
   const name = `p2p-${adapter.transport}-w${window}`
   const floor = adapter.floors.throughput
@@ -176,6 +219,10 @@ const throughputScenario = (adapter: PointToPointAdapter, window: 1 | 100): Scen
         const { count, warmup } = context.config
         const session = yield* adapter.setup
         const floorRound = yield* floor.open(context.config)
+        const peer = adapter.floors.peer === undefined ? undefined : yield* adapter.floors.peer.open(context.config)
+        const peerRound = peer?._tag === "Running"
+          ? (batch: ReadonlyArray<BenchMessage>) => peer.peer.p2p(window, batch.length)
+          : undefined
         const messages = makeMessages(count)
         const transportRound = (batch: ReadonlyArray<BenchMessage>) =>
           runWindowed(session, batch, window, context.progress)
@@ -184,26 +231,42 @@ const throughputScenario = (adapter: PointToPointAdapter, window: 1 | 100): Scen
           context.phase(warmupPhase(r, warmupRounds))
           yield* floorRound(batch, window)
           yield* transportRound(batch)
+          if (peerRound !== undefined) yield* peerRound(batch)
         }
         const floorMs: Array<number> = []
         const transportMs: Array<number> = []
+        const peerMs: Array<number> = []
         for (let r = 1; r <= rounds; r++) {
           // Which goes first alternates, so that neither always runs right after the other.
           context.phase(`window ${window}, round ${r}/${rounds}, ${r % 2 === 1 ? "floor first" : "floor second"}`)
           if (r % 2 === 1) floorMs.push(yield* floorRound(messages, window))
+          if (r % 2 === 0 && peerRound !== undefined) peerMs.push(yield* peerRound(messages))
           transportMs.push(yield* transportRound(messages))
+          if (r % 2 === 1 && peerRound !== undefined) peerMs.push(yield* peerRound(messages))
           if (r % 2 === 0) floorMs.push(yield* floorRound(messages, window))
         }
         const elapsedMs = median(transportMs)
+        const ownRate = rate(count, elapsedMs)
         const floorRate = rate(count, median(floorMs))
         const extra = session.details ? yield* session.details : {}
+        const peerLabel = adapter.floors.peer?.label
+        const peerRows: Array<Measurement> = peerLabel === undefined ? [] : [{
+          ...throughput(name, adapter.transport, ownRate, {
+            // Without the peer, a floor no scenario measures: the row says "(not run)".
+            floor: peerMs.length > 0 ? { transport: peerLabel, value: rate(count, median(peerMs)) } : peerLabel,
+            target: { kind: "ratio-at-least", value: window === 1 ? peerTargets.window1 : peerTargets.window100 }
+          }),
+          metric: `msg/s vs ${peerLabel}`
+        }]
         return {
           measurements: [
-            throughput(name, adapter.transport, rate(count, elapsedMs), {
+            throughput(name, adapter.transport, ownRate, {
               floor: { transport: floor.transport, value: floorRate },
               ...(target !== undefined ? { target } : {})
-            })
+            }),
+            ...peerRows
           ],
+          ...(peer?._tag === "Unavailable" ? { notes: [peerUnavailable(peerLabel, peer.reason)] } : {}),
           details: {
             count,
             window,
@@ -213,12 +276,90 @@ const throughputScenario = (adapter: PointToPointAdapter, window: 1 | 100): Scen
             elapsedMs,
             roundsMs: transportMs,
             floor: { transport: floor.transport, description: floor.description, rate: floorRate, roundsMs: floorMs },
+            ...(peerMs.length > 0 ? { peer: { label: peerLabel, roundsMs: peerMs } } : {}),
             ...extra
           }
         }
       })
   }
 }
+
+/**
+ * How a latency run hands each due message to its transport: `pooled`, to one of
+ * {@link LATENCY_SENDERS} sender fibers (as the floors do); `fiber`, to a fiber of its own started
+ * for it, as a websocket handler sends (and as the Python peer does, a task per send).
+ * @since 0.2.0
+ * @category models
+ */
+export type SendMode = "pooled" | "fiber"
+
+/** One paced run: `rate` messages a second for `seconds`, each handed over as `mode` says. */
+const latencyRun = (
+  session: PointToPointSession,
+  rate: number,
+  seconds: number,
+  mode: SendMode,
+  context: ScenarioContext
+): Effect.Effect<{ readonly summary: LatencySummary; readonly sendFailures: number }, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const total = Math.round(rate * seconds)
+    const messages = makeMessages(total, true)
+    const recorder = new LatencyRecorder(total)
+    const consumer = yield* Effect.fork(Effect.gen(function*() {
+      while (recorder.deliveredSoFar < total) {
+        recorder.delivered((yield* session.receive).seq)
+        context.progress(recorder.deliveredSoFar, total)
+      }
+    }))
+    const senders = yield* (mode === "pooled"
+      ? SenderPool.make(LATENCY_SENDERS, (seq) => session.send(messages[seq]))
+      : fiberPerSend((seq) => session.send(messages[seq])))
+    // Fire on schedule, paced in plain JavaScript as the floors are (an Effect.sleep per tick
+    // would add 8 kB of garbage per message).
+    yield* Effect.promise(() =>
+      paced(total, rate, (seq) => {
+        recorder.sent(seq)
+        senders.dispatch(seq)
+      })
+    )
+    yield* Effect.sync(() => senders.completed() === total).pipe(
+      Effect.repeat({ schedule: Schedule.spaced("10 millis"), until: (done) => done }),
+      Effect.timeout("5 seconds"),
+      Effect.ignore
+    )
+    yield* Fiber.join(consumer).pipe(Effect.timeout("5 seconds"), Effect.ignore)
+    yield* Fiber.interrupt(consumer)
+    return { summary: recorder.summary(), sendFailures: senders.failures() }
+  }).pipe(Effect.scoped)
+
+/** Senders as {@link SenderPool} counts them, but a fiber of its own for each send, in the scope. */
+const fiberPerSend = (
+  send: (seq: number) => Effect.Effect<void, unknown>
+): Effect.Effect<SenderPool.SenderPool, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const run = yield* FiberSet.makeRuntime<never>()
+    let completed = 0
+    let failures = 0
+    const counted = (seq: number) =>
+      Effect.matchEffect(send(seq), {
+        onFailure: () =>
+          Effect.sync(() => {
+            completed++
+            failures++
+          }),
+        onSuccess: () =>
+          Effect.sync(() => {
+            completed++
+          })
+      })
+    return {
+      dispatch: (seq) => {
+        run(counted(seq))
+      },
+      completed: () => completed,
+      failures: () => failures
+    }
+  })
 
 const latencyScenario = (adapter: PointToPointAdapter): Scenario => {
   const name = `latency-${adapter.transport}`
@@ -227,60 +368,85 @@ const latencyScenario = (adapter: PointToPointAdapter): Scenario => {
   const requires = [...new Set([floor, targetFloor].filter((name) => name !== undefined))]
   return {
     name,
-    description: `${adapter.transport}: send-to-delivery latency at a fixed rate`,
+    description: `${adapter.transport}: send-to-delivery latency at a fixed rate, pooled senders and a fiber per send`,
     ...(requires.length > 0 ? { requires } : {}),
     run: (context: ScenarioContext) =>
       Effect.gen(function*() {
         const { latencyRate, latencySeconds, warmup } = context.config
-        const total = Math.round(latencyRate * latencySeconds)
         const session = yield* adapter.setup
+        const peer = adapter.floors.peer === undefined ? undefined : yield* adapter.floors.peer.open(context.config)
         context.phase("warm-up")
         yield* runWindowed(session, makeMessages(warmup), 100, context.progress)
-        context.phase(`${latencyRate} msg/s for ${latencySeconds} s`)
-        const messages = makeMessages(total, true)
-        const recorder = new LatencyRecorder(total)
-        const consumer = yield* Effect.fork(Effect.gen(function*() {
-          while (recorder.deliveredSoFar < total) {
-            recorder.delivered((yield* session.receive).seq)
-            context.progress(recorder.deliveredSoFar, total)
-          }
-        }))
-        // Fire on schedule, paced in plain JavaScript as the floors are (an Effect.sleep per tick
-        // would add 8 kB of garbage per message): each due message goes to a pool of sender fibers,
-        // so a slow send (a confirm that takes long) does not delay the next.
-        const senders = yield* SenderPool.make(LATENCY_SENDERS, (seq) => session.send(messages[seq]))
-        yield* Effect.promise(() =>
-          paced(total, latencyRate, (seq) => {
-            recorder.sent(seq)
-            senders.dispatch(seq)
-          })
+        context.phase(`pooled senders, ${latencyRate} msg/s for ${latencySeconds} s`)
+        const [pooled, pooledGc] = yield* GcPauses.during(
+          latencyRun(session, latencyRate, latencySeconds, "pooled", context)
         )
-        yield* Effect.sync(() => senders.completed() === total).pipe(
-          Effect.repeat({ schedule: Schedule.spaced("10 millis"), until: (done) => done }),
-          Effect.timeout("5 seconds"),
-          Effect.ignore
-        )
-        yield* Fiber.join(consumer).pipe(Effect.timeout("5 seconds"), Effect.ignore)
-        const summary = recorder.summary()
-        const extra = session.details ? yield* session.details : {}
-        return {
-          measurements: latency(name, adapter.transport, summary, {
+        const measurements: Array<Measurement> = [
+          ...latency(name, adapter.transport, pooled.summary, {
             ...(floor !== undefined ? { floor } : {}),
             ...(targetFloor !== undefined
               ? { target: { floor: targetFloor, slackMs: adapter.latencySlackMs ?? 1 } }
               : {})
           }),
-          details: {
-            rate: latencyRate,
-            seconds: latencySeconds,
-            sendFailures: senders.failures(),
-            ...summary,
-            ...extra
-          }
+          gcRow(name, adapter.transport, pooledGc, "")
+        ]
+        const details: Record<string, unknown> = {
+          rate: latencyRate,
+          seconds: latencySeconds,
+          pooled: { ...pooled, gc: pooledGc }
+        }
+        const notes: Array<string> = []
+        if (peer?._tag === "Unavailable") notes.push(peerUnavailable(adapter.floors.peer?.label, peer.reason))
+        const rates = peer?._tag === "Running" ? peerLatencyRates : [latencyRate]
+        for (const [i, rate] of rates.entries()) {
+          // With a peer, which goes first alternates from one rate to the next.
+          const peerRun = peer?._tag === "Running"
+            ? Effect.zipRight(
+              Effect.sync(() => context.phase(`${adapter.floors.peer?.label}, ${rate} msg/s, a task per send`)),
+              peer.peer.latency(rate, latencySeconds)
+            )
+            : undefined
+          const peerFirst = i % 2 === 1
+          let peerSummary: LatencySummary | undefined
+          if (peerRun !== undefined && peerFirst) peerSummary = yield* peerRun
+          context.phase(`a fiber per send, ${rate} msg/s for ${latencySeconds} s`)
+          const [own, gc] = yield* GcPauses.during(latencyRun(session, rate, latencySeconds, "fiber", context))
+          if (peerRun !== undefined && !peerFirst) peerSummary = yield* peerRun
+          const suffix = `, fiber/send @${rate}/s`
+          measurements.push(
+            ...latency(name, adapter.transport, own.summary, {
+              suffix,
+              ...(peerSummary !== undefined && adapter.floors.peer !== undefined
+                ? {
+                  paired: {
+                    transport: adapter.floors.peer.label,
+                    summary: peerSummary,
+                    slackMs: peerTargets.latencySlackMs
+                  }
+                }
+                : {})
+            }),
+            gcRow(name, adapter.transport, gc, suffix)
+          )
+          details[`fiberPerSend${rate}`] = { ...own, gc, ...(peerSummary !== undefined ? { peer: peerSummary } : {}) }
+        }
+        const extra = session.details ? yield* session.details : {}
+        return {
+          measurements,
+          ...(notes.length > 0 ? { notes } : {}),
+          details: { ...details, ...extra }
         }
       })
   }
 }
+
+/** The longest collection pause of a latency run, next to its percentiles. */
+const gcRow = (scenario: string, transport: string, gc: GcPauses.GcPauses, suffix: string): Measurement => ({
+  scenario,
+  transport,
+  metric: `gc max pause ms${suffix}`,
+  value: gc.maxMs
+})
 
 /**
  * The scenarios of one transport: window 1, window 100 and latency.

@@ -25,10 +25,11 @@ import * as EffectQueue from "./floors/EffectQueue.js"
 import * as RawAmqp from "./floors/RawAmqp.js"
 import * as RawZeroMQ from "./floors/RawZeroMQ.js"
 import type { Probes } from "./Probes.js"
+import * as PythonPeer from "./PythonPeer.js"
 import * as Scale from "./Scale.js"
 import type { BenchConfig, Scenario } from "./Scenario.js"
 import * as Transport from "./Transport.js"
-import type { PointToPointAdapter, PointToPointFloors } from "./Transport.js"
+import type { Peer, PointToPointAdapter, PointToPointFloors } from "./Transport.js"
 import type * as ZmqProxy from "./ZmqProxy.js"
 
 /**
@@ -147,6 +148,9 @@ const zeromqComparison = (config: BenchConfig) => ({
   rounds: RawZeroMQ.rounds
 })
 
+/** Django's channels_rabbitmq, when a Python here can import it. */
+const pythonPeer: Peer = { label: PythonPeer.label, open: (config) => PythonPeer.open(config.amqpUrl) }
+
 /** Two RabbitMQ instances with queues of `queueType`, compared with raw amqplib. */
 const rabbitmq = (config: BenchConfig, queueType: "classic" | "quorum"): Definition => ({
   transport: queueType === "classic" ? "rabbitmq" : "rabbitmq-quorum",
@@ -168,7 +172,8 @@ const rabbitmq = (config: BenchConfig, queueType: "classic" | "quorum"): Definit
   floors: {
     throughput: RawAmqp.floor,
     latency: RawAmqp.names.latency,
-    ...(queueType === "classic" ? { latencyTarget: RawAmqp.names.latency } : {})
+    // The Python layer declares classic queues: it is compared with the classic rows only.
+    ...(queueType === "classic" ? { latencyTarget: RawAmqp.names.latency, peer: pythonPeer } : {})
   },
   // A quorum queue writes every message to disk before confirming it: measured, not targeted.
   ...(queueType === "classic" ? { targetRatio: 0.9 } : {}),

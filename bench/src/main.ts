@@ -169,7 +169,8 @@ const runScenario = async (
   const base = { name: scenario.name, description: scenario.description, durationMs }
   if (Exit.isSuccess(exit)) {
     progress.finish(`done in ${(durationMs / 1000).toFixed(1)} s`)
-    return { outcome: { ...base, details: exit.value.details }, measurements: exit.value.measurements }
+    const { details, measurements, notes } = exit.value
+    return { outcome: { ...base, details, ...(notes !== undefined ? { notes } : {}) }, measurements }
   }
   progress.finish(`ERROR ${errorText(exit.cause)}`)
   return { outcome: { ...base, error: errorText(exit.cause) }, measurements: [] }
@@ -259,7 +260,9 @@ const runAll = async (args: ReturnType<typeof parse>, shared: Transports.Shared)
   const failures = outcomes.filter((o) => o.error !== undefined)
   // The run itself adds about one core of load, so only the load before it counts as "others".
   const busy = loadAtStart[0] > report.machine.cpus / 2
-  const text = table(results, failures) + (busy
+  // One line per note, once: the scenarios of a transport share a reason (the Python peer's).
+  const notes = [...new Set(outcomes.flatMap((o) => o.notes ?? []))]
+  const text = table(results, failures) + notes.map((note) => `\nnote: ${note}`).join("") + (busy
     ? `\n\nnote: load average ${loadAtStart[0].toFixed(1)} on ${report.machine.cpus} CPUs before the run: ` +
       "other processes may have skewed these numbers"
     : "")

@@ -3,6 +3,7 @@ import { Context, Effect, Layer, Queue } from "effect"
 import { describe, expect, it } from "vitest"
 import * as ChannelLayerAdapter from "../src/ChannelLayerAdapter.js"
 import * as EffectQueue from "../src/floors/EffectQueue.js"
+import type * as PythonPeer from "../src/PythonPeer.js"
 import * as Report from "../src/Report.js"
 import type { BenchConfig, ScenarioContext } from "../src/Scenario.js"
 import { latency, throughput } from "../src/Scenario.js"
@@ -82,8 +83,66 @@ describe("Transport.scenarios over ChannelLayerAdapter.make", () => {
     expect((w100.details.floor as { roundsMs: Array<number> }).roundsMs).toHaveLength(2)
     // 100 sends in flight into a channel of 10: the adapter retried the ChannelFull failures.
     expect(w100.details.channelFullRetries).toBeGreaterThan(0)
-    expect(latency.measurements.map((m) => m.metric)).toEqual(["p50 ms", "p99 ms", "max ms"])
-    expect(latency.details).toMatchObject({ sent: 200, delivered: 200, duplicates: 0, sendFailures: 0 })
+    expect(latency.measurements.map((m) => m.metric)).toEqual([
+      "p50 ms",
+      "p99 ms",
+      "p99.9 ms",
+      "max ms",
+      "gc max pause ms",
+      "p50 ms, fiber/send @1000/s",
+      "p99 ms, fiber/send @1000/s",
+      "p99.9 ms, fiber/send @1000/s",
+      "max ms, fiber/send @1000/s",
+      "gc max pause ms, fiber/send @1000/s"
+    ])
+    const run = { summary: { sent: 200, delivered: 200, duplicates: 0 }, sendFailures: 0 }
+    expect(latency.details).toMatchObject({ pooled: run, fiberPerSend1000: run })
+  })
+
+  const withPeer = (availability: PythonPeer.Availability) =>
+    ChannelLayerAdapter.make({
+      transport: "fake",
+      tag: FakeLayer,
+      sender: fakeLayer,
+      floors: {
+        throughput: EffectQueue.floor,
+        peer: { label: "peer", open: () => Effect.succeed(availability) }
+      },
+      rounds: 2
+    })
+
+  it("runs a peer's rounds next to its own and compares them; without the peer, says why", async () => {
+    const percentiles = { sent: 200, delivered: 200, duplicates: 0, p50: 1, p99: 2, p999: 3, max: 4, mean: 1 }
+    const rounds: Array<string> = []
+    const running = withPeer({
+      _tag: "Running",
+      peer: {
+        p2p: (window, count) => Effect.sync(() => (rounds.push(`p2p ${window} ${count}`), 1_000)),
+        fanout: () => Effect.die("unused"),
+        latency: (rate) => Effect.sync(() => (rounds.push(`latency ${rate}`), percentiles))
+      }
+    })
+    const [w1, , latency] = Transport.scenarios(running)
+    const ran = await Effect.runPromise(Effect.scoped(w1.run(context)))
+    // A warm-up round and two timed rounds, the messages of a round per round.
+    expect(rounds).toEqual(["p2p 1 100", "p2p 1 500", "p2p 1 500"])
+    expect(ran.measurements[1]).toMatchObject({
+      metric: "msg/s vs peer",
+      pairedFloor: { transport: "peer", value: 500 },
+      target: { kind: "ratio-at-least", value: Transport.peerTargets.window1 }
+    })
+    const timed = await Effect.runPromise(Effect.scoped(latency.run(context)))
+    expect(rounds.slice(3)).toEqual(Transport.peerLatencyRates.map((rate) => `latency ${rate}`))
+    expect(timed.measurements.find((m) => m.metric === "p99 ms, fiber/send @500/s")?.pairedFloor).toEqual({
+      transport: "peer",
+      value: 2
+    })
+
+    const missing = withPeer({ _tag: "Unavailable", reason: "no python3 here" })
+    const [w1Missing] = Transport.scenarios(missing)
+    const notRun = await Effect.runPromise(Effect.scoped(w1Missing.run(context)))
+    expect(notRun.notes).toEqual(["peer rows not run: no python3 here"])
+    expect(Report.table(Report.rows(notRun.measurements), [])).toContain("(not run)")
   })
 })
 
@@ -111,13 +170,13 @@ describe("Report.rows", () => {
 
   it("checks a latency target against the floor it names, and the ratio against the row's own floor", () => {
     const results = Report.rows([
-      ...latency("floor-zmq", "zeromq", { p50: 0.05, p99: 0.2, max: 3 }),
-      ...latency("floor-amqp", "amqplib", { p50: 0.2, p99: 0.9, max: 5 }),
-      ...latency("zmq-layer", "layer", { p50: 0.1, p99: 1.5, max: 6 }, {
+      ...latency("floor-zmq", "zeromq", { p50: 0.05, p99: 0.2, p999: 1, max: 3 }),
+      ...latency("floor-amqp", "amqplib", { p50: 0.2, p99: 0.9, p999: 2, max: 5 }),
+      ...latency("zmq-layer", "layer", { p50: 0.1, p99: 1.5, p999: 3, max: 6 }, {
         floor: "floor-zmq",
         target: { floor: "floor-amqp", slackMs: 1 }
       }),
-      ...latency("slow-layer", "layer", { p50: 0.1, p99: 2.5, max: 6 }, {
+      ...latency("slow-layer", "layer", { p50: 0.1, p99: 2.5, p999: 3, max: 6 }, {
         floor: "floor-zmq",
         target: { floor: "floor-amqp", slackMs: 1 }
       })
@@ -125,6 +184,25 @@ describe("Report.rows", () => {
     const p99 = (scenario: string) => results.find((r) => r.scenario === scenario && r.metric === "p99 ms")!
     expect(p99("zmq-layer")).toMatchObject({ floorValue: 0.2, ratio: 7.5, pass: true, targetText: "<= floor-amqp + 1" })
     expect(p99("slow-layer").pass).toBe(false)
+  })
+
+  it("compares a second latency mode with a run of its own, percentile by percentile", () => {
+    const python = { p50: 0.3, p99: 0.5, p999: 2, max: 4 }
+    const results = Report.rows([
+      ...latency("layer", "layer", { p50: 0.2, p99: 0.4, p999: 1, max: 8 }, {
+        suffix: ", fiber/send",
+        paired: { transport: "python", summary: python, slackMs: 0 }
+      }),
+      ...latency("slower", "layer", { p50: 0.2, p99: 0.6, p999: 1, max: 8 }, {
+        paired: { transport: "python", summary: python, slackMs: 0 }
+      })
+    ])
+    const row = (scenario: string, metric: string) =>
+      results.find((r) => r.scenario === scenario && r.metric === metric)!
+    expect(row("layer", "p99 ms, fiber/send")).toMatchObject({ floorValue: 0.5, ratio: 0.8, pass: true })
+    expect(row("layer", "p99.9 ms, fiber/send")).toMatchObject({ floorValue: 2, ratio: 0.5 })
+    expect(row("layer", "max ms, fiber/send").pass).toBeUndefined()
+    expect(row("slower", "p99 ms").pass).toBe(false)
   })
 })
 

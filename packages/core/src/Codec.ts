@@ -16,7 +16,7 @@
 import { Either } from "effect"
 import { MessageDecodeError } from "./Errors.js"
 import { MsgpackError, Reader, sizeBound, Writer } from "./internal/msgpack.js"
-import type { Message } from "./Message.js"
+import type { Message, MessageValue } from "./Message.js"
 
 /**
  * The envelope key of a direct message.
@@ -116,6 +116,68 @@ const write = (message: Message, envelope: Envelope): void => {
     writer.string(EXPIRES_KEY)
     writer.number(envelope.expiresAt)
   }
+}
+
+/**
+ * Encodes a validated message followed by `trailing` top-level entries, in their order, for a
+ * transport whose envelope is not an `Envelope` (channels_redis writes no key for a send to a
+ * normal channel and a list of channel names for a group send). The keys of `trailing` must not be
+ * keys of the message.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const encodeWith = (
+  message: Message,
+  trailing: ReadonlyArray<readonly [key: string, value: MessageValue]>
+): Uint8Array => {
+  writer.reset()
+  const keys = Object.keys(message)
+  writer.mapHeader(keys.length + trailing.length)
+  for (const key of keys) {
+    writer.string(key)
+    writer.value(message[key])
+  }
+  for (const [key, value] of trailing) {
+    writer.string(key)
+    writer.value(value)
+  }
+  return writer.finish()
+}
+
+/**
+ * Decodes a body that is a msgpack map with string keys and a string `type`, taking the top-level
+ * entries named in `aside` out of the message and returning them apart, for a transport whose
+ * envelope is not an `Envelope`. It refuses what `decode` refuses, except that it checks no
+ * envelope key; decoding never throws.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const decodeSettingAside = (
+  bytes: Uint8Array,
+  aside: ReadonlyArray<string>
+): Either.Either<
+  { readonly message: Message; readonly aside: Readonly<Record<string, MessageValue>> },
+  MessageDecodeError
+> => {
+  const setAside: Record<string, MessageValue> = {}
+  let message: Record<string, unknown> | undefined
+  try {
+    const reader = new Reader(bytes)
+    message = reader.mapSettingAside((key, value) => {
+      if (!aside.includes(key)) return false
+      setAside[key] = value as MessageValue
+      return true
+    })
+    if (!reader.atEnd) return fail("trailing bytes after the msgpack value")
+  } catch (error) {
+    if (error instanceof MsgpackError) return fail(`not valid msgpack: ${error.message}`)
+    return fail("not valid msgpack", error)
+  }
+  if (message === undefined) return fail("the body is not a msgpack map")
+  if (typeof message.type !== "string") return fail("the message has no string \"type\"")
+  return Either.right({ message: message as Message, aside: setAside })
 }
 
 const fail = (reason: string, cause?: unknown) =>

@@ -40,6 +40,23 @@ describe("Codec", () => {
     expect(text.indexOf("a")).toBeLessThan(text.indexOf(Codec.CHANNEL_KEY))
   })
 
+  it("encodeWith writes trailing entries after the message; decodeSettingAside takes them out again", () => {
+    const body = Codec.encodeWith({ type: "t", a: 1 }, [["__asgi_channel__", ["x!1", "x!2"]], ["z", null]])
+    // The same bytes as a message with those keys last: what channels_redis writes for a group send.
+    expect(Buffer.from(body)).toEqual(
+      Buffer.from(Codec.encodeWith({ type: "t", a: 1, __asgi_channel__: ["x!1", "x!2"], z: null }, []))
+    )
+    const decoded = Either.getOrThrow(Codec.decodeSettingAside(body, ["__asgi_channel__"]))
+    expect(decoded).toStrictEqual({
+      message: { type: "t", a: 1, z: null },
+      aside: { __asgi_channel__: ["x!1", "x!2"] }
+    })
+    // No envelope is required, and none is taken unless asked.
+    const plain = Either.getOrThrow(Codec.decodeSettingAside(Codec.encodeWith({ type: "t" }, []), []))
+    expect(plain).toStrictEqual({ message: { type: "t" }, aside: {} })
+    expect(Either.isLeft(Codec.decodeSettingAside(Codec.encodeWith({ type: "t" }, [["type", 1]]), []))).toBe(true)
+  })
+
   it("round-trips every valid message, direct and group (property)", () => {
     fc.assert(
       fc.property(arbitraryMessage, fc.boolean(), (input, direct) => {
