@@ -241,21 +241,23 @@ export const make = (options: Resolved, context: Backend.Context): Effect.Effect
         String(options.groupExpiry)
       ], waitForConnection)
 
-    const rejoinAll = Effect.forEach(
-      [...memberships],
-      ([group, channels]) =>
-        Scripts.run(
-          commands,
-          Scripts.rejoin,
-          [groupKey(group)],
-          [String(score()), String(options.groupExpiry), ...channels],
-          waitForConnection
-        ).pipe(
-          Effect.catchAll((error) =>
-            Effect.logWarning(`could not write the members of group ${group} again: ${error.toString()}`)
-          )
-        ),
-      { discard: true }
+    const rejoinAll = Effect.suspend(() =>
+      Effect.forEach(
+        [...memberships],
+        ([group, channels]) =>
+          Scripts.run(
+            commands,
+            Scripts.rejoin,
+            [groupKey(group)],
+            [String(score()), String(options.groupExpiry), ...channels],
+            waitForConnection
+          ).pipe(
+            Effect.catchAll((error) =>
+              Effect.logWarning(`could not write the members of group ${group} again: ${error.toString()}`)
+            )
+          ),
+        { discard: true }
+      )
     )
     commands.onReconnect(() => rejoinAll.pipe(Effect.annotateLogs("transport", "redis")))
 
