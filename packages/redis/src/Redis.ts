@@ -25,8 +25,9 @@
  *   name of a normal channel, up to and including the `!` of a process-local one), scored by send
  *   time in seconds, trimmed by `expiry` on each send, bounded by its capacity (`ChannelFull`),
  *   the key expiring `expiry` after the last send;
- * - a stored message is 12 random bytes, then msgpack of the message with `__asgi_channel__`: the
- *   channel for a process-local send, the list of recipients at that key for a group send;
+ * - a stored message is 12 random bytes, then msgpack of the message (or its Fernet token, with
+ *   `symmetricEncryptionKeys`) with `__asgi_channel__`: the channel for a process-local send, the
+ *   list of recipients at that key for a group send, none for a send to a normal channel;
  * - a group is a sorted set at `prefix:group:<group>` of channel names scored by join time; a
  *   member older than `groupExpiry` is dropped on the next group send; a group send writes to
  *   every member's key with one Lua script, skipping full ones (never `ChannelFull`);
@@ -96,8 +97,11 @@ export interface RedisOptions {
   /** Capacity overrides by channel-name pattern, first match wins. */
   readonly channelCapacity?: ChannelCapacity.Overrides
   /**
-   * channels_redis's `symmetric_encryption_keys` (Fernet). Validated (a list of non-empty
-   * strings); encryption itself is not wired in yet, so a non-empty list is refused.
+   * channels_redis's `symmetric_encryption_keys`: secrets (non-empty strings), each hashed with
+   * SHA-256 into a Fernet key. Every message is sealed with the first and opened with any of them
+   * (list a new secret first and keep the old ones while peers move over); a message none opens,
+   * or older than expiry + 10 s, is dropped, counted (`channel_layer_undecryptable_messages`) and
+   * logged with its Redis key. Empty or absent: messages are stored unencrypted.
    */
   readonly symmetricEncryptionKeys?: ReadonlyArray<string | Redacted.Redacted<string>>
   /** How long one connection attempt may take (default 5 s). */

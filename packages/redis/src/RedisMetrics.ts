@@ -30,3 +30,16 @@ export const messagesPutBack = Metric.counter("channel_layer_messages_put_back",
   description: "messages popped by an interrupted receive and put back into Redis",
   incremental: true
 })
+
+/**
+ * Stored messages popped from Redis and dropped because none of the layer's
+ * `symmetricEncryptionKeys` opens their Fernet token (sealed with another key, tampered with, or
+ * older than expiry + 10 s), or because they are not encrypted while the layer expects tokens.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const undecryptableMessages = Metric.counter("channel_layer_undecryptable_messages", {
+  description: "stored messages dropped because no symmetric encryption key opens them",
+  incremental: true
+})

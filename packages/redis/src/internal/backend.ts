@@ -69,6 +69,7 @@ export const make = (options: Resolved, context: Backend.Context): Effect.Effect
   Effect.gen(function*() {
     const { labels, queues, warnings } = context
     const { capacityOf, prefix, waitForConnection } = options
+    const envelope = Envelope.make(options, context)
     const scope = yield* Effect.scope
     const clock = yield* Effect.clock
     const runFork = yield* FiberSet.makeRuntime<never>()
@@ -102,13 +103,9 @@ export const make = (options: Resolved, context: Backend.Context): Effect.Effect
     // --- receive loops on this instance's keys ---
 
     const deliverPopped = (key: string, popped: Popped) => {
-      const opened = Envelope.open(popped[1])
-      if (opened._tag === "Left") {
-        RedisMetrics.skippedMessages.unsafeUpdate(1, labels)
-        warnings.report(skipped, `${key} (${opened.left.reason})`)
-        return
-      }
-      const { channels, message } = opened.right
+      const opened = envelope.open(key, popped[1])
+      if (opened === undefined) return
+      const { channels, message } = opened
       const expiresAt = Number(scoreOf(popped)) * 1000 + options.expiry
       const mine = (channels ?? []).filter((channel) => prefix + nonLocal(channel) === key)
       if (mine.length === 0 || mine.length !== (channels ?? []).length) {
@@ -213,19 +210,15 @@ export const make = (options: Resolved, context: Backend.Context): Effect.Effect
                 continue
               }
               if (!isPopped(reply.right)) continue
-              const opened = Envelope.open(reply.right[1])
-              if (opened._tag === "Left") {
-                RedisMetrics.skippedMessages.unsafeUpdate(1, labels)
-                warnings.report(skipped, `${key} (${opened.left.reason})`)
-                continue
-              }
+              const opened = envelope.open(key, reply.right[1])
+              if (opened === undefined) continue
               if (Number(scoreOf(reply.right)) * 1000 + options.expiry <= queues.now()) {
                 Metrics.messagesExpired.unsafeUpdate(1, labels)
                 warnings.report(expired, channel)
                 continue
               }
               Metrics.messagesReceived.unsafeUpdate(1, labels)
-              return opened.right.message
+              return opened.message
             }
           }),
         (blocking) => Effect.sync(() => idle.push(blocking))
@@ -289,7 +282,7 @@ export const make = (options: Resolved, context: Backend.Context): Effect.Effect
           Scripts.groupSend,
           keys,
           [
-            ...lists.map((channels) => Envelope.forMembers(body, group, channels)),
+            ...envelope.group(group, body, lists),
             ...lists.map((channels) => String(capacityOf(channels[0]))),
             String(now),
             expiryMillis
@@ -341,7 +334,7 @@ export const make = (options: Resolved, context: Backend.Context): Effect.Effect
       publish: (channel, body) =>
         Effect.flatMap(
           Scripts.run(commands, Scripts.send, [keyOf(channel)], [
-            Envelope.wrap(body),
+            envelope.direct(channel, body),
             String(capacityOf(channel)),
             String(score()),
             expiryMillis

@@ -144,15 +144,14 @@ export const resolve = (options: RedisOptions): Effect.Effect<Resolved, Errors.I
     for (const [i, key] of (keys ?? []).entries()) {
       const raw: unknown = Redacted.isRedacted(key) ? Redacted.value(key) : key
       if (typeof raw !== "string" || raw === "") {
-        return yield* invalid(`symmetricEncryptionKeys[${i}]`, "must be a non-empty string or Redacted string")
+        return yield* invalid(
+          `symmetricEncryptionKeys[${i}]`,
+          `must be a non-empty string or Redacted string (a secret channels_redis hashes into a Fernet key), got ${
+            raw === "" ? "an empty string" : typeof raw
+          }`
+        )
       }
       symmetricEncryptionKeys.push(Redacted.make(raw))
-    }
-    if (symmetricEncryptionKeys.length > 0) {
-      return yield* invalid(
-        "symmetricEncryptionKeys",
-        "encryption (Fernet, as channels_redis's) is not wired into this transport yet; leave it out"
-      )
     }
     const connectTimeout = yield* Options.positiveDuration("connectTimeout", options.connectTimeout ?? "5 seconds")
     const waitForConnection = yield* Options.positiveDuration(
