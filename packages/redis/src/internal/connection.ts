@@ -84,6 +84,7 @@ export const make = (
     let failures = 0
     let lastError: string | undefined = undefined
     let clientId: number | undefined = undefined
+    let previousId: number | undefined = undefined
     const reconnectHooks: Array<() => Effect.Effect<void>> = []
 
     const socket = {
@@ -135,7 +136,11 @@ export const make = (
       // A blocking connection is ready once its id is known, so that its pops can be unblocked.
       client.sendCommand(["CLIENT", "ID"]).then(
         (id) => {
+          // The previous socket's client may still be parked in a BZPOPMIN on the server (a link
+          // that died without a reset): it would take the next message into the void. End it.
+          if (previousId !== undefined) client.sendCommand(["CLIENT", "KILL", "ID", String(previousId)]).catch(() => {})
           clientId = Number(id)
+          previousId = clientId
           opened()
         },
         (error: unknown) => {
