@@ -84,7 +84,11 @@ export type HostInput = string | Redacted.Redacted<string> | RedisHost
  * @category models
  */
 export interface RedisOptions {
-  /** The Redis server (default `redis://localhost:6379`). A list of one is accepted; several (sharding) not yet. */
+  /**
+   * The Redis server (default `redis://localhost:6379`), or several: keys are sharded over them as
+   * channels_redis does (groups by the group name's hash, channels by their non-local part's, sends
+   * to normal channels round robin); this instance reads its keys and normal channels on every host.
+   */
   readonly hosts?: HostInput | ReadonlyArray<HostInput>
   /** The prefix of every key (default `"asgi"`); layers with different prefixes do not see each other. */
   readonly prefix?: string

@@ -27,14 +27,14 @@ import { Context } from "effect"
  * @category models
  */
 export interface RedisConnectionService {
-  /** Whether the command connection is ready now (never waits): a readiness probe. */
+  /** Whether the command connection is ready now (never waits): a readiness probe. With several hosts, every host's. */
   readonly isReady: Effect.Effect<boolean>
   /** Waits until the command connection is ready, up to the layer's `waitForConnection`. */
   readonly awaitReady: Effect.Effect<void, Errors.ConnectionClosed | Errors.LayerClosed>
-  /** Why the connection was last lost or could not be made, if it ever was. */
+  /** Why the connection was last lost or could not be made, if it ever was (the first host's that has one). */
   readonly lastError: Effect.Effect<string | undefined>
   /**
-   * Runs one command on the layer's command connection (not a blocking one: BLPOP and the like
+   * Runs one command on the layer's command connection to its first host (not a blocking one: BLPOP and the like
    * would hold up the layer's sends), waiting for it up to `waitForConnection`. Bulk replies are
    * `Buffer`s. Redis's error replies fail with `ConnectionClosed` carrying Redis's message.
    */

@@ -15,7 +15,7 @@ describe("Redis options", () => {
       const cases: Array<[unknown, string, string]> = [
         [null, "options", "must be an object"],
         [{ hosts: [] }, "hosts", "at least one"],
-        [{ hosts: ["redis://a:1", "redis://b:2"] }, "hosts", "not supported yet"],
+        [{ hosts: ["redis://a:1", "http://b:2"] }, "hosts[1]", "redis://, rediss:// (TLS) or unix://"],
         [{ hosts: ["http://x"] }, "hosts", "redis://, rediss:// (TLS) or unix://"],
         [{ hosts: ["not a url"] }, "hosts", "is not a URL"],
         [{ hosts: ["redis://h:6379/x"] }, "hosts", "database number"],
@@ -31,7 +31,7 @@ describe("Redis options", () => {
         [{ channelCapacity: { "a.*": -2 } }, "channelCapacity[a.*]", "positive integer"],
         [{ symmetricEncryptionKeys: "one key" }, "symmetricEncryptionKeys", "list of keys"],
         [{ symmetricEncryptionKeys: [""] }, "symmetricEncryptionKeys[0]", "non-empty"],
-        [{ symmetricEncryptionKeys: ["secret"] }, "symmetricEncryptionKeys", "not wired"],
+        [{ symmetricEncryptionKeys: ["secret", 42] }, "symmetricEncryptionKeys[1]", "got number"],
         [{ waitForConnection: 0 }, "waitForConnection", "positive"],
         [{ maxMessageSize: 2 ** 40 }, "maxMessageSize", "512 MiB"]
       ]

@@ -13,6 +13,7 @@ import type { RedisConnectionService } from "../RedisConnection.js"
 import * as RedisMetrics from "../RedisMetrics.js"
 import * as Connection from "./connection.js"
 import * as Envelope from "./Envelope.js"
+import * as Hosts from "./Hosts.js"
 import type { Resolved } from "./options.js"
 import * as Scripts from "./scripts.js"
 
@@ -73,10 +74,9 @@ export const make = (options: Resolved, context: Backend.Context): Effect.Effect
     const scope = yield* Effect.scope
     const clock = yield* Effect.clock
     const runFork = yield* FiberSet.makeRuntime<never>()
-    /** The server a key lives on: one host for now, the place where sharding slots in. */
-    const hostFor = (_key: string): number => 0
-    const endpoint = options.hosts[hostFor("")]
-    const commands = yield* Connection.make(endpoint, options, "commands", labels)
+    // One command connection per host; which host each operation uses is Hosts's (channels_redis's sharding).
+    const hosts = yield* Hosts.make(options, labels)
+    const commands = hosts.commands[0]
     const clientPrefix = randomUUID().replaceAll("-", "")
     const ownSuffix = `.${clientPrefix}!`
     const expiryMillis = String(options.expiry)
@@ -126,9 +126,9 @@ export const make = (options: Resolved, context: Backend.Context): Effect.Effect
 
     const loops = new Set<string>()
     /** The receive loop of one of this instance's keys: BZPOPMIN on a connection of its own, forever. */
-    const loop = (key: string) =>
+    const loop = (key: string, host: number) =>
       Effect.scoped(Effect.gen(function*() {
-        const blocking = yield* Connection.make(endpoint, options, "blocking", labels)
+        const blocking = yield* Connection.make(hosts.endpoints[host], options, "blocking", labels)
         while (true) {
           const reply = yield* Effect.either(blocking.call(["BZPOPMIN", key, String(POP_TIMEOUT)], undefined))
           if (reply._tag === "Right") {
@@ -144,28 +144,31 @@ export const make = (options: Resolved, context: Backend.Context): Effect.Effect
             yield* Effect.sleep(Duration.millis(20))
           }
         }
-      })).pipe(Effect.annotateLogs({ transport: "redis", key }))
+      })).pipe(Effect.annotateLogs({ transport: "redis", key, redis: hosts.endpoints[host].display }))
 
     const ensureLoop = (channel: string) => {
       const key = keyOf(channel)
       if (loops.has(key)) return
       loops.add(key)
-      runFork(loop(key))
+      // Every host: channels_redis's send writes to the hash of the full channel name (see Hosts).
+      for (const host of hosts.all) runFork(loop(key, host))
     }
 
     // --- normal channels: one pop per receive ---
 
-    const idle: Array<Connection.Connection> = []
-    const takeBlocking = Effect.suspend(() => {
-      const connection = idle.pop()
-      return connection !== undefined
-        ? Effect.succeed(connection)
-        : Scope.extend(Connection.make(endpoint, options, "blocking", labels), scope)
-    })
+    const idle: Array<Array<Connection.Connection>> = hosts.all.map(() => [])
+    const takeBlocking = (host: number) =>
+      Effect.suspend(() => {
+        const connection = idle[host].pop()
+        return connection !== undefined
+          ? Effect.succeed(connection)
+          : Scope.extend(Connection.make(hosts.endpoints[host], options, "blocking", labels), scope)
+      })
 
     /** Puts back what an interrupted pop took, once Redis has answered it. */
-    const putBack = (key: string, pending: Promise<unknown>, id: number | undefined) =>
+    const putBack = (key: string, host: number, pending: Promise<unknown>, id: number | undefined) =>
       Effect.gen(function*() {
+        const commands = hosts.commands[host]
         if (id !== undefined) yield* Effect.ignore(commands.call(["CLIENT", "UNBLOCK", String(id)], 1000))
         const late = yield* Effect.promise(() => pending.catch(() => null)).pipe(
           Effect.timeout(Duration.seconds(POP_TIMEOUT + 2)),
@@ -185,25 +188,31 @@ export const make = (options: Resolved, context: Backend.Context): Effect.Effect
         )
       })
 
-    const popOnce = (blocking: Connection.Connection, key: string) =>
+    const popOnce = (blocking: Connection.Connection, key: string, host: number) =>
       Effect.flatMap(blocking.awaitReady(undefined), () =>
         Effect.suspend(() => {
           const args = ["BZPOPMIN", key, String(POP_TIMEOUT)]
           const id = blocking.clientId()
           const pending = blocking.send(args)
           return Effect.tryPromise({ try: () => pending, catch: (error) => blocking.toError(error, args) }).pipe(
-            Effect.onInterrupt(() => putBack(key, pending, id))
+            Effect.onInterrupt(() => putBack(key, host, pending, id))
           )
         }))
 
-    const receiveNormal = (channel: string): Effect.Effect<Message.Message, Errors.LayerClosed> => {
+    /** A receive on a normal channel: a pop on every host, the first message wins (see Hosts). */
+    const receiveNormal = (channel: string): Effect.Effect<Message.Message, Errors.LayerClosed> =>
+      hosts.all.length === 1
+        ? receiveNormalOn(channel, 0)
+        : Effect.raceAll(hosts.all.map((host) => receiveNormalOn(channel, host)))
+
+    const receiveNormalOn = (channel: string, host: number): Effect.Effect<Message.Message, Errors.LayerClosed> => {
       const key = keyOf(channel)
       return Effect.acquireUseRelease(
-        takeBlocking,
+        takeBlocking(host),
         (blocking) =>
           Effect.gen(function*() {
             while (true) {
-              const reply = yield* Effect.either(popOnce(blocking, key))
+              const reply = yield* Effect.either(popOnce(blocking, key, host))
               if (reply._tag === "Left") {
                 if (reply.left._tag === "LayerClosed") return yield* Effect.fail(reply.left)
                 yield* Effect.sleep(Duration.millis(reply.left._tag === "ReplyError" ? 1000 : 20))
@@ -221,44 +230,47 @@ export const make = (options: Resolved, context: Backend.Context): Effect.Effect
               return opened.message
             }
           }),
-        (blocking) => Effect.sync(() => idle.push(blocking))
+        (blocking) => Effect.sync(() => idle[host].push(blocking))
       )
     }
 
     // --- groups ---
 
     const join = (group: string, channel: string) =>
-      Scripts.run(commands, Scripts.join, [groupKey(group)], [
+      Scripts.run(hosts.commands[hosts.group(group)], Scripts.join, [groupKey(group)], [
         String(score()),
         channel,
         String(options.groupExpiry)
       ], waitForConnection)
 
-    const rejoinAll = Effect.suspend(() =>
-      Effect.forEach(
-        [...memberships],
-        ([group, channels]) =>
-          Scripts.run(
-            commands,
-            Scripts.rejoin,
-            [groupKey(group)],
-            [String(score()), String(options.groupExpiry), ...channels],
-            waitForConnection
-          ).pipe(
-            Effect.catchAll((error) =>
-              Effect.logWarning(`could not write the members of group ${group} again: ${error.toString()}`)
-            )
-          ),
-        { discard: true }
+    const rejoinAll = (host: number) =>
+      Effect.suspend(() =>
+        Effect.forEach(
+          [...memberships].filter(([group]) => hosts.group(group) === host),
+          ([group, channels]) =>
+            Scripts.run(
+              hosts.commands[host],
+              Scripts.rejoin,
+              [groupKey(group)],
+              [String(score()), String(options.groupExpiry), ...channels],
+              waitForConnection
+            ).pipe(
+              Effect.catchAll((error) =>
+                Effect.logWarning(`could not write the members of group ${group} again: ${error.toString()}`)
+              )
+            ),
+          { discard: true }
+        )
       )
+    hosts.all.forEach((host) =>
+      hosts.commands[host].onReconnect(() => rejoinAll(host).pipe(Effect.annotateLogs("transport", "redis")))
     )
-    commands.onReconnect(() => rejoinAll.pipe(Effect.annotateLogs("transport", "redis")))
 
     const groupPublish = (group: string, body: Uint8Array) =>
       Effect.gen(function*() {
         const now = score()
         const listed = yield* Scripts.run(
-          commands,
+          hosts.commands[hosts.group(group)],
           Scripts.members,
           [groupKey(group)],
           [String(now - groupExpirySeconds)],
@@ -275,25 +287,34 @@ export const make = (options: Resolved, context: Backend.Context): Effect.Effect
           else list.push(channel)
         }
         if (byKey.size === 0) return
-        const keys = [...byKey.keys()]
-        const lists = keys.map((key) => byKey.get(key)!)
-        const full = yield* Scripts.run(
-          commands,
-          Scripts.groupSend,
-          keys,
-          [
-            ...envelope.group(group, body, lists),
-            ...lists.map((channels) => String(capacityOf(channels[0]))),
-            String(now),
-            expiryMillis
-          ],
-          waitForConnection
-        )
-        if (Array.isArray(full) && full.length > 0) {
-          const missed = full.reduce((n: number, index) => n + (lists[Number(index) - 1]?.length ?? 0), 0)
-          Metrics.messagesRejectedFull.unsafeUpdate(missed, labels)
-          warnings.report(groupFull, group, missed)
+        // One script per host, with the keys that live there (Hosts.member).
+        const byHost = new Map<number, Array<ReadonlyArray<string>>>()
+        for (const list of byKey.values()) {
+          const host = hosts.member(list[0])
+          const onHost = byHost.get(host)
+          if (onHost === undefined) byHost.set(host, [list])
+          else onHost.push(list)
         }
+        yield* Effect.forEach(byHost, ([host, lists]) =>
+          Effect.gen(function*() {
+            const full = yield* Scripts.run(
+              hosts.commands[host],
+              Scripts.groupSend,
+              lists.map((channels) => keyOf(channels[0])),
+              [
+                ...envelope.group(group, body, lists),
+                ...lists.map((channels) => String(capacityOf(channels[0]))),
+                String(now),
+                expiryMillis
+              ],
+              waitForConnection
+            )
+            if (Array.isArray(full) && full.length > 0) {
+              const missed = full.reduce((n: number, index) => n + (lists[Number(index) - 1]?.length ?? 0), 0)
+              Metrics.messagesRejectedFull.unsafeUpdate(missed, labels)
+              warnings.report(groupFull, group, missed)
+            }
+          }), { discard: true, concurrency: "unbounded" })
       })
 
     // Registered after the command connection, so it runs while that connection is still open:
@@ -301,15 +322,16 @@ export const make = (options: Resolved, context: Backend.Context): Effect.Effect
     yield* Effect.addFinalizer(() =>
       Effect.forEach(
         [...memberships],
-        ([group, channels]) => commands.call(["ZREM", groupKey(group), ...channels], 500),
+        ([group, channels]) => hosts.commands[hosts.group(group)].call(["ZREM", groupKey(group), ...channels], 500),
         { discard: true, concurrency: "unbounded" }
       ).pipe(Effect.timeout(Duration.seconds(1)), Effect.ignore)
     )
 
     const connection: RedisConnectionService = {
-      isReady: Effect.sync(commands.isReady),
-      awaitReady: commands.awaitReady(waitForConnection),
-      lastError: Effect.sync(commands.lastError),
+      // With several hosts: ready when every host is, the first host's error, commands on the first host.
+      isReady: Effect.sync(() => hosts.commands.every((host) => host.isReady())),
+      awaitReady: Effect.forEach(hosts.commands, (host) => host.awaitReady(waitForConnection), { discard: true }),
+      lastError: Effect.sync(() => hosts.commands.map((host) => host.lastError()).find((e) => e !== undefined)),
       command: (args) => Scripts.refusedAsClosed(commands.call(args, waitForConnection), String(args[0])),
       clientPrefix
     }
@@ -333,7 +355,7 @@ export const make = (options: Resolved, context: Backend.Context): Effect.Effect
             `and normal channels (without "!")`,
       publish: (channel, body) =>
         Effect.flatMap(
-          Scripts.run(commands, Scripts.send, [keyOf(channel)], [
+          Scripts.run(hosts.commands[hosts.send(channel)], Scripts.send, [keyOf(channel)], [
             envelope.direct(channel, body),
             String(capacityOf(channel)),
             String(score()),
@@ -370,7 +392,10 @@ export const make = (options: Resolved, context: Backend.Context): Effect.Effect
             members?.delete(channel)
             if (members?.size === 0) memberships.delete(group)
             return Effect.asVoid(
-              Scripts.refusedAsClosed(commands.call(["ZREM", groupKey(group), channel], waitForConnection), "ZREM")
+              Scripts.refusedAsClosed(
+                hosts.commands[hosts.group(group)].call(["ZREM", groupKey(group), channel], waitForConnection),
+                "ZREM"
+              )
             )
           })
       },

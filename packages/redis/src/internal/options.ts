@@ -106,12 +106,6 @@ const endpoint = (entry: unknown, option: string): Effect.Effect<Endpoint, Error
 const hostList = (hosts: RedisOptions["hosts"]) => {
   const list: ReadonlyArray<unknown> = hosts === undefined ? [DEFAULT_HOST] : Array.isArray(hosts) ? hosts : [hosts]
   if (list.length === 0) return invalid("hosts", "must name at least one Redis server")
-  if (list.length > 1) {
-    return invalid(
-      "hosts",
-      `several hosts (sharding as channels_redis does) are not supported yet; give one host, got ${list.length}`
-    )
-  }
   return Effect.forEach(list, (entry, i) => endpoint(entry, list.length === 1 ? "hosts" : `hosts[${i}]`))
 }
 
