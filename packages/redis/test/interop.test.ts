@@ -11,6 +11,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Either, Fiber, Metric, Option } from "effect"
 import { randomUUID } from "node:crypto"
 import { deriveKeys } from "../src/internal/Fernet.js"
+import { groupShardIndex, pythonSendShardIndex, receiveShardIndex } from "../src/internal/Sharding.js"
 import { CHANNEL_KEY, channelKey, deserialize, groupKey, PREFIX_LENGTH } from "../src/internal/WireFormat.js"
 import { ALL_TYPES } from "./python/AllTypes.js"
 import * as Peer from "./python/Peer.js"
@@ -41,6 +42,21 @@ const pythonWithin = (peer: Peer.Peer, channel: string, seconds: number) =>
     Effect.map((message): Peer.PeerMessage | undefined => message),
     Effect.catchIf((error) => error._tag === "PeerError" && error.type === "Timeout", () => Effect.succeed(undefined))
   )
+
+/**
+ * Python's receive on a normal channel with several hosts: channels_redis blocks on one host chosen
+ * in turn and stays there, so a receive may wait on a host the message is not on; its next receive
+ * tries the next host. (A receive cut short while a message is being popped on its host may lose
+ * it: only used where nothing else is on the way to that host.)
+ */
+const pythonNormal = (peer: Peer.Peer, channel: string, hosts = 2) =>
+  Effect.gen(function*() {
+    for (let attempt = 0; attempt < hosts; attempt++) {
+      const message = yield* pythonWithin(peer, channel, 1)
+      if (message !== undefined) return message
+    }
+    return yield* peer.receive(channel, 1)
+  })
 
 const asMessage = (message: Peer.PeerMessage): Message => message as Message
 
@@ -358,4 +374,82 @@ describe.skipIf(missing !== undefined)(`interop with Python channels_redis${skip
       expect(yield* peer.receive("plain.queue", 5)).toEqual({ type: "normal", n: 2 })
       expect(yield* peer.receive("plain.queue", 5)).toEqual({ type: "group", n: 3 })
     }), 60_000)
+
+  it.scopedLive(
+    "(h) two hosts, sharded both ways (two databases of one Redis stand for two servers)",
+    () =>
+      Effect.gen(function*() {
+        const base = REDIS_URL.replace(/\/\d*$/, "")
+        const hosts = [`${base}/1`, `${base}/2`]
+        const prefix = uniquePrefix()
+        const peer = yield* python(prefix, { hosts })
+        const layer = yield* ours(prefix, { hosts })
+        const where = (dump: ReadonlyArray<Peer.Dump>, key: string) =>
+          dump.flatMap((host, index) => host.has(key) ? [index] : [])
+        /** New channels until one whose full name and non-local part hash to different hosts, and one where they agree. */
+        const splitAndAgreed = (make: Effect.Effect<string, unknown>) =>
+          Effect.gen(function*() {
+            let split: string | undefined
+            let agreed: string | undefined
+            while (split === undefined || agreed === undefined) {
+              const channel = yield* make
+              if (pythonSendShardIndex(channel, 2) === receiveShardIndex(channel, 2)) agreed ??= channel
+              else split ??= channel
+            }
+            return { split, agreed }
+          })
+
+        // Python to ours: channels_redis writes to the host of the FULL name; we read every host.
+        const mine = yield* splitAndAgreed(layer.newChannel())
+        yield* peer.send(mine.split, { type: "to.split" })
+        yield* peer.send(mine.agreed, { type: "to.agreed" })
+        expect(yield* layer.receive(mine.split)).toEqual({ type: "to.split" })
+        expect(yield* layer.receive(mine.agreed)).toEqual({ type: "to.agreed" })
+
+        // Ours to Python: we write where channels_redis's receive reads (the non-local part's host).
+        const theirs = yield* splitAndAgreed(peer.newChannel())
+        yield* layer.send(theirs.split, { type: "to.split" })
+        yield* layer.send(theirs.agreed, { type: "to.agreed" })
+        const key = channelKey(prefix, theirs.split)
+        expect(where(yield* peer.dumpHosts, key)).toEqual([receiveShardIndex(theirs.split, 2)])
+        expect(yield* peer.receive(theirs.split, 5)).toEqual({ type: "to.split" })
+        expect(yield* peer.receive(theirs.agreed, 5)).toEqual({ type: "to.agreed" })
+
+        // Groups on both hosts: the sorted set on the group's host, members from both sides.
+        const groups = Array.from({ length: 64 }, (_, i) => `room-${i}`)
+        const onHost = [0, 1].map((host) => groups.find((group) => groupShardIndex(group, 2) === host)!)
+        for (const group of onHost) {
+          yield* layer.groupAdd(group, mine.split)
+          yield* layer.groupAdd(group, "sharded.log")
+          yield* peer.groupAdd(group, theirs.split)
+          yield* peer.groupAdd(group, theirs.agreed)
+          expect(where(yield* peer.dumpHosts, groupKey(prefix, group))).toEqual([groupShardIndex(group, 2)])
+          yield* peer.groupSend(group, { type: "from.python", group })
+          yield* layer.groupSend(group, { type: "from.ours", group })
+          for (const message of [{ type: "from.python", group }, { type: "from.ours", group }]) {
+            expect(yield* layer.receive(mine.split)).toEqual(message)
+            expect(yield* peer.receive(theirs.split, 5)).toEqual(message)
+            expect(yield* peer.receive(theirs.agreed, 5)).toEqual(message)
+          }
+          // The normal member's messages lie on its own host; both sides' receives find them.
+          expect(yield* layer.receive("sharded.log")).toEqual({ type: "from.python", group })
+          expect(yield* pythonNormal(peer, "sharded.log")).toEqual({ type: "from.ours", group })
+        }
+
+        // Normal channels: sends go round robin over the hosts on both sides; receives find them all.
+        for (let n = 0; n < 4; n++) yield* layer.send("sharded.queue", { type: "ours", n })
+        const spread = yield* peer.dumpHosts
+        expect(spread.map((host) => host.get(channelKey(prefix, "sharded.queue"))?.length)).toEqual([2, 2])
+        // channels_redis's receive blocks on one host in turn (pythonNormal): it finds all four.
+        const pythonGot: Array<number> = []
+        for (let n = 0; n < 4; n++) pythonGot.push(Number((yield* pythonNormal(peer, "sharded.queue")).n))
+        expect(pythonGot.sort()).toEqual([0, 1, 2, 3])
+        for (let n = 0; n < 3; n++) yield* peer.send("sharded.queue", { type: "python", n })
+        const ourGot: Array<number> = []
+        for (let n = 0; n < 3; n++) ourGot.push(Number((yield* layer.receive("sharded.queue")).n))
+        expect(ourGot.sort()).toEqual([0, 1, 2])
+        expect(Option.isNone(yield* within(layer, "sharded.queue", 0.5))).toBe(true)
+      }),
+    60_000
+  )
 })
