@@ -27,6 +27,9 @@ export type Argument = string | Buffer
 /** How long a blocked BZPOPMIN may stay silent before its socket is taken for dead. */
 export const BLOCKING_SOCKET_TIMEOUT = 15_000
 
+/** How often an idle blocking connection pings. */
+export const BLOCKING_PING_INTERVAL = 5_000
+
 /** One connection; see the module documentation. */
 export interface Connection {
   readonly role: "commands" | "blocking"
@@ -98,7 +101,10 @@ export const make = (
       ...(endpoint.database !== undefined ? { database: endpoint.database } : {}),
       ...(endpoint.password !== undefined ? { password: endpoint.password } : {}),
       socket,
-      disableOfflineQueue: true
+      disableOfflineQueue: true,
+      // An idle blocking connection (one of the normal channels' pool) pings, so that its socket
+      // timeout takes only a silent link for dead.
+      ...(role === "blocking" ? { pingInterval: BLOCKING_PING_INTERVAL } : {})
     })
     const client = base.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer })
 
