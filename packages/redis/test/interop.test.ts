@@ -82,6 +82,12 @@ describe.skipIf(missing !== undefined)(`interop with Python channels_redis${skip
         yield* peer.send(other, { type: "second", n: 2 })
         expect(yield* layer.receive(mine)).toEqual(ALL_TYPES)
         expect(yield* layer.receive(other)).toEqual({ type: "second", n: 2 })
+        // A dict without "type" (channels_redis sends it): dropped on receive, counted, the next one arrives.
+        const skippedBefore = yield* counter(RedisMetrics.skippedMessages)
+        yield* peer.send(mine, { text: "no type" })
+        yield* peer.send(mine, { type: "typed" })
+        expect(yield* layer.receive(mine)).toEqual({ type: "typed" })
+        expect((yield* counter(RedisMetrics.skippedMessages)) - skippedBefore).toBe(1)
         // Several in a row keep their order, both ways.
         for (let n = 0; n < 20; n++) yield* peer.send(mine, { type: "seq", n })
         for (let n = 0; n < 20; n++) expect(yield* layer.receive(mine)).toEqual({ type: "seq", n })
