@@ -8,7 +8,7 @@ import type { ChannelLayer } from "@channel-layer/core"
 import type { Message } from "@channel-layer/core/Message"
 import { Redis, RedisMetrics } from "@channel-layer/redis"
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Either, Fiber, Metric, Option } from "effect"
+import { Duration, Effect, Either, Fiber, Logger, Metric, Option } from "effect"
 import { randomUUID } from "node:crypto"
 import { deriveKeys } from "../src/internal/Fernet.js"
 import { groupShardIndex, pythonSendShardIndex, receiveShardIndex } from "../src/internal/Sharding.js"
@@ -325,12 +325,36 @@ describe.skipIf(missing !== undefined)(`interop with Python channels_redis${skip
       yield* peer.send(mine, { type: "readable" })
       expect(yield* layer.receive(mine)).toEqual({ type: "readable" })
       expect((yield* counter(RedisMetrics.undecryptableMessages)) - before).toBe(1)
+      // The log line names the Redis key it came from (debounced: one line per kind and interval).
+      const lines: Array<string> = []
+      const capture = Logger.replace(
+        Logger.defaultLogger,
+        Logger.make(({ message }) => {
+          lines.push(Array.isArray(message) ? message.map(String).join(" ") : String(message))
+        })
+      )
+      const watched = (yield* Effect.provide(
+        Redis.make({ hosts: [REDIS_URL], prefix, symmetricEncryptionKeys: [oldKey] }),
+        capture
+      )).channelLayer
+      const watchedChannel = yield* watched.newChannel()
+      yield* rotatedPeer.send(watchedChannel, { type: "unreadable" })
+      yield* peer.send(watchedChannel, { type: "readable" })
+      expect(yield* watched.receive(watchedChannel)).toEqual({ type: "readable" })
+      const logged = yield* Effect.gen(function*() {
+        for (let i = 0; i < 40 && !lines.some((line) => line.includes("symmetricEncryptionKeys")); i++) {
+          yield* Effect.sleep("50 millis")
+        }
+        return lines.find((line) => line.includes("symmetricEncryptionKeys"))
+      })
+      expect(logged).toContain(`dropped 1 stored message(s) that none of the symmetricEncryptionKeys opens`)
+      expect(logged).toContain(channelKey(prefix, watchedChannel))
       // An unencrypted layer's messages are not read by an encrypted one either (and the reverse).
       const plain = yield* ours(prefix)
       yield* plain.send(mine, { type: "plain" })
       yield* peer.send(mine, { type: "after" })
       expect(yield* layer.receive(mine)).toEqual({ type: "after" })
-      expect((yield* counter(RedisMetrics.undecryptableMessages)) - before).toBe(2)
+      expect((yield* counter(RedisMetrics.undecryptableMessages)) - before).toBe(3)
     }), 60_000)
 
   it.scopedLive("(g) what our sends leave in Redis is channels_redis's layout", () =>
