@@ -301,6 +301,16 @@ describe.skipIf(missing !== undefined)(`interop with Python channels_redis${skip
       })
       expect(yield* peer.receive("sealed", 5)).toEqual({ type: "sealed" })
 
+      // Group sends, sealed per member key, both ways.
+      yield* peer.groupAdd("sealed-room", theirs)
+      yield* layer.groupAdd("sealed-room", mine)
+      yield* layer.groupSend("sealed-room", { type: "group.ours" })
+      yield* peer.groupSend("sealed-room", { type: "group.python" })
+      for (const type of ["group.ours", "group.python"]) {
+        expect(yield* peer.receive(theirs, 5)).toEqual({ type })
+        expect(yield* layer.receive(mine)).toEqual({ type })
+      }
+
       // Rotation: a layer with [new, old] seals with the new key and opens both.
       const rotated = yield* ours(prefix, { symmetricEncryptionKeys: [newKey, oldKey] })
       const rotatedPeer = yield* python(prefix, { symmetricEncryptionKeys: [newKey, oldKey] })
