@@ -33,16 +33,21 @@
  *   every member's key with one Lua script, skipping full ones (never `ChannelFull`);
  * - `newChannel(prefix = "specific")` is `<prefix>.<client prefix>!<32 hex digits>`, the client
  *   prefix 32 hex digits chosen once per instance.
+ * - with several `hosts`, keys are sharded as channels_redis shards them (a group on its name's
+ *   hash, a channel's messages on its non-local part's, sends to normal channels round robin).
  *
  * Behaviour where channels_redis leaves a choice (see the package README for why):
- * - one receive loop per process-local key (BZPOPMIN on its own connection) drains it into
+ * - one receive loop per process-local key and host (BZPOPMIN on its own connection; every host,
+ *   because channels_redis's `send` hashes the full channel name) drains it into
  *   core's local queues as messages arrive, whether a receive waits or not; a message for a
  *   local channel that is full is dropped, counted and logged;
  * - sends to this instance's own channels, and group sends to its own members, are delivered
  *   locally without Redis (so a group message and a direct one keep their order);
- * - a normal channel is a work queue: `receive("jobs")` pops one message from its key, in any
- *   number of processes, each message to exactly one receive; an interrupted receive puts back
- *   what it popped;
+ * - a normal channel is a work queue: `receive("jobs")` pops one message from its key (on every
+ *   host at once, the first wins), in any number of processes, each message to exactly one
+ *   receive; an interrupted receive puts back what it popped;
+ * - a stored message that does not read (not a message, or a token none of the keys opens) is
+ *   dropped, counted (`RedisMetrics`) and logged with its Redis key;
  * - the connection reconnects forever; `send`, `groupSend`, `groupAdd` and `groupDiscard` wait up
  *   to `waitForConnection`, then fail with `ConnectionClosed`; pending receives wait for as long as
  *   it takes; memberships are written again after each reconnect (`ZADD NX`: a Redis that lost
