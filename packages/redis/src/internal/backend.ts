@@ -7,7 +7,7 @@
  * send lists the members and writes to their keys with the `groupSend` script.
  */
 import { type Backend, Errors, Message, Metrics } from "@channel-layer/core"
-import { Duration, Effect, FiberSet, LogLevel, Scope } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, FiberSet, LogLevel, Scope } from "effect"
 import { randomUUID } from "node:crypto"
 import type { RedisConnectionService } from "../RedisConnection.js"
 import * as RedisMetrics from "../RedisMetrics.js"
@@ -51,6 +51,13 @@ type Popped = readonly [Buffer, Buffer, Buffer | number]
 const isPopped = (reply: unknown): reply is Popped =>
   Array.isArray(reply) && reply.length === 3 && Buffer.isBuffer(reply[1]) &&
   (Buffer.isBuffer(reply[2]) || typeof reply[2] === "number")
+
+/** A message a normal-channel receive popped: the message, the member as popped, and its host. */
+interface Taken {
+  readonly message: Message.Message
+  readonly popped: Popped
+  readonly host: number
+}
 
 /** The score of a popped member, in seconds, as Redis holds it (the decimal form it was written in). */
 const scoreOf = (popped: Popped): string => String(popped[2])
@@ -174,9 +181,14 @@ export const make = (options: Resolved, context: Backend.Context): Effect.Effect
           Effect.timeout(Duration.seconds(POP_TIMEOUT + 2)),
           Effect.orElseSucceed(() => null)
         )
-        if (!isPopped(late)) return
+        if (isPopped(late)) yield* restorePopped(key, host, late)
+      })
+
+    /** Puts a popped member back where it was (same score), for another receive to take. */
+    const restorePopped = (key: string, host: number, popped: Popped) =>
+      Effect.gen(function*() {
         const back = yield* Effect.either(
-          commands.call(["ZADD", key, scoreOf(late), late[1]], waitForConnection)
+          hosts.commands[host].call(["ZADD", key, scoreOf(popped), popped[1]], waitForConnection)
         )
         if (back._tag === "Right") {
           RedisMetrics.messagesPutBack.unsafeUpdate(1, labels)
@@ -199,23 +211,77 @@ export const make = (options: Resolved, context: Backend.Context): Effect.Effect
           )
         }))
 
-    /** A receive on a normal channel: a pop on every host, the first message wins (see Hosts). */
+    /** A receive on a normal channel: one pop at a time on its key (on every host with several). */
     const receiveNormal = (channel: string): Effect.Effect<Message.Message, Errors.LayerClosed> =>
       hosts.all.length === 1
-        ? receiveNormalOn(channel, 0)
-        : Effect.raceAll(hosts.all.map((host) => receiveNormalOn(channel, host)))
+        ? Effect.map(receiveNormalOn(channel, 0, (effect) => effect), (taken) => {
+          Metrics.messagesReceived.unsafeUpdate(1, labels)
+          return taken.message
+        })
+        : receiveSharded(channel)
 
-    const receiveNormalOn = (channel: string, host: number): Effect.Effect<Message.Message, Errors.LayerClosed> => {
+    /**
+     * Several hosts: a pop on each at once; the first message taken wins, and a message another
+     * host's pop takes meanwhile is put back, as is what an interrupted pop took (see Hosts). Each
+     * racer is interruptible only while it waits for Redis, so a popped message is always either
+     * handed on or put back.
+     */
+    const receiveSharded = (channel: string): Effect.Effect<Message.Message, Errors.LayerClosed> =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function*() {
+          const key = keyOf(channel)
+          const won = yield* Deferred.make<Taken, Errors.LayerClosed>()
+          let failed = 0
+          const racer = (host: number) =>
+            Effect.uninterruptibleMask((waiting) =>
+              Effect.matchEffect(receiveNormalOn(channel, host, waiting), {
+                onFailure: (error) => ++failed === hosts.all.length ? Deferred.fail(won, error) : Effect.void,
+                onSuccess: (taken) =>
+                  Effect.flatMap(
+                    Deferred.succeed(won, taken),
+                    (first) => first ? Effect.void : restorePopped(key, host, taken.popped)
+                  )
+              })
+            )
+          const racers = yield* Effect.forEach(
+            hosts.all,
+            (host) => Effect.forkDaemon(Effect.interruptible(racer(host)))
+          )
+          const exit = yield* Effect.exit(restore(Deferred.await(won)))
+          if (Exit.isSuccess(exit)) {
+            // The others put back what their pops take before they end.
+            runFork(Fiber.interruptAll(racers))
+            Metrics.messagesReceived.unsafeUpdate(1, labels)
+            return exit.value.message
+          }
+          yield* Fiber.interruptAll(racers)
+          if (yield* Deferred.isDone(won)) {
+            const late = yield* Effect.exit(Deferred.await(won))
+            if (Exit.isSuccess(late)) yield* restorePopped(key, late.value.host, late.value.popped)
+          }
+          return yield* Effect.failCause(exit.cause)
+        })
+      )
+
+    /**
+     * Pops on one host until a message for the channel comes: interruptible only inside `waiting`
+     * (the pops and the pauses), so a popped message is always returned.
+     */
+    const receiveNormalOn = (
+      channel: string,
+      host: number,
+      waiting: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+    ): Effect.Effect<Taken, Errors.LayerClosed> => {
       const key = keyOf(channel)
       return Effect.acquireUseRelease(
         takeBlocking(host),
         (blocking) =>
           Effect.gen(function*() {
             while (true) {
-              const reply = yield* Effect.either(popOnce(blocking, key, host))
+              const reply = yield* Effect.either(waiting(popOnce(blocking, key, host)))
               if (reply._tag === "Left") {
                 if (reply.left._tag === "LayerClosed") return yield* Effect.fail(reply.left)
-                yield* Effect.sleep(Duration.millis(reply.left._tag === "ReplyError" ? 1000 : 20))
+                yield* waiting(Effect.sleep(Duration.millis(reply.left._tag === "ReplyError" ? 1000 : 20)))
                 continue
               }
               if (!isPopped(reply.right)) continue
@@ -226,8 +292,7 @@ export const make = (options: Resolved, context: Backend.Context): Effect.Effect
                 warnings.report(expired, channel)
                 continue
               }
-              Metrics.messagesReceived.unsafeUpdate(1, labels)
-              return opened.message
+              return { message: opened.message, popped: reply.right, host }
             }
           }),
         (blocking) => Effect.sync(() => idle[host].push(blocking))
