@@ -19,6 +19,9 @@ import * as Scripts from "./scripts.js"
 /** BZPOPMIN's timeout in seconds: channels_redis's `brpop_timeout`. */
 export const POP_TIMEOUT = 5
 
+/** The most messages a receive loop takes from its key in one round trip. */
+export const TAKE_BATCH = 100
+
 /** The backend, and the connection service on its command connection. */
 export interface RedisBackend extends Backend.Backend {
   readonly connection: RedisConnectionService
@@ -128,24 +131,61 @@ export const make = (options: Resolved, context: Backend.Context): Effect.Effect
     }
 
     const loops = new Set<string>()
-    /** The receive loop of one of this instance's keys: BZPOPMIN on a connection of its own, forever. */
+    /**
+     * The receive loop of one of this instance's keys, on a connection of its own, forever: after
+     * each (re)connect, recover the batch whose reply was lost (`inflight`); then take batches
+     * atomically into `$inflight` (`take`) while there are messages; when there are none, block
+     * in BZPOPMIN (one message; see the README for its loss window).
+     */
     const loop = (key: string) =>
       Effect.scoped(Effect.gen(function*() {
         const blocking = yield* Connection.make(endpoint, options, "blocking", labels)
+        const inflightKey = `${key}$inflight`
+        /** The members of the last batch handed over, to tell them from a batch whose reply was lost. */
+        let handedOver = new Set<string>()
+        let recover = true
+        const deliverFlat = (flat: ReadonlyArray<unknown>, skip: ReadonlySet<string>) => {
+          const members = new Set<string>()
+          for (let i = 0; i + 1 < flat.length; i += 2) {
+            const member = flat[i]
+            const at = flat[i + 1]
+            if (!Buffer.isBuffer(member) || !(Buffer.isBuffer(at) || typeof at === "number")) continue
+            const id = member.toString("hex")
+            members.add(id)
+            if (!skip.has(id)) deliverPopped(key, [Buffer.alloc(0), member, at])
+          }
+          return members
+        }
+        const step = Effect.gen(function*() {
+          if (recover) {
+            const left = yield* Scripts.run(blocking, Scripts.inflight, [inflightKey], [], undefined)
+            if (Array.isArray(left)) deliverFlat(left, handedOver)
+            recover = false
+          }
+          const batch = yield* Scripts.run(blocking, Scripts.take, [key, inflightKey], [
+            String(TAKE_BATCH),
+            String(options.expiry)
+          ], undefined)
+          if (Array.isArray(batch) && batch.length > 0) {
+            handedOver = deliverFlat(batch, new Set())
+            return
+          }
+          const reply = yield* Scripts.refusedAsClosed(
+            blocking.call(["BZPOPMIN", key, String(POP_TIMEOUT)], undefined),
+            "BZPOPMIN"
+          )
+          if (isPopped(reply)) deliverPopped(key, reply)
+        })
         while (true) {
-          const reply = yield* Effect.either(blocking.call(["BZPOPMIN", key, String(POP_TIMEOUT)], undefined))
-          if (reply._tag === "Right") {
-            if (isPopped(reply.right)) deliverPopped(key, reply.right)
-            continue
-          }
-          if (reply.left._tag === "LayerClosed") return
-          if (reply.left._tag === "ReplyError") {
-            yield* Effect.logWarning(`Redis refused BZPOPMIN on ${key}: ${reply.left.reason}; retrying in 1 s`)
-            yield* Effect.sleep(Duration.seconds(1))
-          } else {
-            // Lost: the next call waits for the connection to be ready again.
-            yield* Effect.sleep(Duration.millis(20))
-          }
+          const done = yield* Effect.either(step)
+          if (done._tag === "Right") continue
+          if (done.left._tag === "LayerClosed") return
+          recover = true
+          // Refused by Redis (logged, retried after a second), or lost (the next call waits for
+          // the connection to be ready again).
+          const refused = done.left.reason.startsWith("Redis refused")
+          if (refused) yield* Effect.logWarning(`receive loop on ${key}: ${done.left.reason}; retrying in 1 s`)
+          yield* Effect.sleep(Duration.millis(refused ? 1000 : 20))
         }
       })).pipe(Effect.annotateLogs({ transport: "redis", key }))
 
@@ -168,7 +208,9 @@ export const make = (options: Resolved, context: Backend.Context): Effect.Effect
 
     /** Puts back what an interrupted pop took, once Redis has answered it. */
     const putBack = (key: string, pending: Promise<unknown>, id: number | undefined) =>
-      Effect.gen(function*() {
+      // Run when a receive is interrupted, uninterruptibly: the waits inside are made
+      // interruptible again so that their timeouts can end them.
+      Effect.interruptible(Effect.gen(function*() {
         if (id !== undefined) yield* Effect.ignore(commands.call(["CLIENT", "UNBLOCK", String(id)], 1000))
         const late = yield* Effect.promise(() => pending.catch(() => null)).pipe(
           Effect.timeout(Duration.seconds(POP_TIMEOUT + 2)),
@@ -186,7 +228,7 @@ export const make = (options: Resolved, context: Backend.Context): Effect.Effect
           `a message popped from ${key} by an interrupted receive could not be put back, and is lost: ` +
             back.left.toString()
         )
-      })
+      }))
 
     const popOnce = (blocking: Connection.Connection, key: string) =>
       Effect.flatMap(blocking.awaitReady(undefined), () =>
@@ -310,7 +352,13 @@ export const make = (options: Resolved, context: Backend.Context): Effect.Effect
         [...memberships],
         ([group, channels]) => commands.call(["ZREM", groupKey(group), ...channels], 500),
         { discard: true, concurrency: "unbounded" }
-      ).pipe(Effect.timeout(Duration.seconds(1)), Effect.ignore)
+      ).pipe(
+        // A finalizer is uninterruptible: without this the timeout could not stop a wait for a
+        // connection that never comes.
+        Effect.interruptible,
+        Effect.timeout(Duration.seconds(1)),
+        Effect.ignore
+      )
     )
 
     const connection: RedisConnectionService = {
