@@ -57,6 +57,22 @@ const isPopped = (reply: unknown): reply is Popped =>
 /** The score of a popped member, in seconds, as Redis holds it (the decimal form it was written in). */
 const scoreOf = (popped: Popped): string => String(popped[2])
 
+/** The value of `promise`, or `undefined` if it rejects or takes longer than `millis`. */
+const within = <A>(promise: Promise<A>, millis: number): Promise<A | undefined> =>
+  new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), millis)
+    promise.then(
+      (value) => {
+        clearTimeout(timer)
+        resolve(value)
+      },
+      () => {
+        clearTimeout(timer)
+        resolve(undefined)
+      }
+    )
+  })
+
 /** The non-local part of a channel name: up to and including its `!`, or the whole name. */
 export const nonLocal = (channel: string): string => {
   const bang = channel.indexOf("!")
@@ -207,28 +223,32 @@ export const make = (options: Resolved, context: Backend.Context): Effect.Effect
     })
 
     /** Puts back what an interrupted pop took, once Redis has answered it. */
-    const putBack = (key: string, pending: Promise<unknown>, id: number | undefined) =>
-      // Run when a receive is interrupted, uninterruptibly: the waits inside are made
-      // interruptible again so that their timeouts can end them.
-      Effect.interruptible(Effect.gen(function*() {
-        if (id !== undefined) yield* Effect.ignore(commands.call(["CLIENT", "UNBLOCK", String(id)], 1000))
-        const late = yield* Effect.promise(() => pending.catch(() => null)).pipe(
-          Effect.timeout(Duration.seconds(POP_TIMEOUT + 2)),
-          Effect.orElseSucceed(() => null)
-        )
+    /**
+     * Puts back what an interrupted pop took, once Redis has answered it. It runs uninterruptibly
+     * (on interruption), where Effect timeouts cannot end a wait, so every wait is a promise with
+     * its own timer. The ZADD goes on the connection that just answered, else the command one.
+     */
+    const putBack = (key: string, pending: Promise<unknown>, blocking: Connection.Connection, id: number | undefined) =>
+      Effect.gen(function*() {
+        if (id !== undefined && commands.isReady()) {
+          yield* Effect.promise(() => within(commands.send(["CLIENT", "UNBLOCK", String(id)]), 1000))
+        }
+        const late = yield* Effect.promise(() => within(pending, (POP_TIMEOUT + 2) * 1000))
         if (!isPopped(late)) return
-        const back = yield* Effect.either(
-          commands.call(["ZADD", key, scoreOf(late), late[1]], waitForConnection)
-        )
-        if (back._tag === "Right") {
+        const args = ["ZADD", key, scoreOf(late), late[1]]
+        let back = yield* Effect.promise(() => within(blocking.send(args).then(() => true), 2000))
+        if (back !== true && commands.isReady()) {
+          back = yield* Effect.promise(() => within(commands.send(args).then(() => true), 2000))
+        }
+        if (back === true) {
           RedisMetrics.messagesPutBack.unsafeUpdate(1, labels)
           return
         }
         yield* Effect.logError(
-          `a message popped from ${key} by an interrupted receive could not be put back, and is lost: ` +
-            back.left.toString()
+          `a message popped from ${key} by an interrupted receive could not be put back (no connection to ` +
+            `Redis answered within 2 s), and is lost`
         )
-      }))
+      })
 
     const popOnce = (blocking: Connection.Connection, key: string) =>
       Effect.flatMap(blocking.awaitReady(undefined), () =>
@@ -237,7 +257,7 @@ export const make = (options: Resolved, context: Backend.Context): Effect.Effect
           const id = blocking.clientId()
           const pending = blocking.send(args)
           return Effect.tryPromise({ try: () => pending, catch: (error) => blocking.toError(error, args) }).pipe(
-            Effect.onInterrupt(() => putBack(key, pending, id))
+            Effect.onInterrupt(() => putBack(key, pending, blocking, id))
           )
         }))
 
