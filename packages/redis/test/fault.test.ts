@@ -8,8 +8,7 @@ import type { ChannelLayer } from "@channel-layer/core"
 import { Redis } from "@channel-layer/redis"
 import { Ports, TcpProxy } from "@channel-layer/testing"
 import { describe, expect, it } from "@effect/vitest"
-import type { Scope } from "effect"
-import { Duration, Effect, Fiber, Schedule } from "effect"
+import { Duration, Effect, Exit, Fiber, Schedule, Scope } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { testPrefix, url } from "./helpers.js"
 
@@ -117,6 +116,24 @@ describe("Redis faults", () => {
       expect((yield* direct.receive(theirs)).type).toBe("after")
     }))
 
+  it.scopedLive("closing while Redis is unreachable does not wait for it (memberships, pending receives)", () =>
+    Effect.gen(function*() {
+      const [port] = yield* Ports.free(1)
+      const scope = yield* Scope.make()
+      const layer = yield* Scope.extend(
+        instance({ hosts: [`redis://127.0.0.1:${port}/0`], waitForConnection: "300 millis" }),
+        scope
+      )
+      const channel = yield* layer.newChannel()
+      expect((yield* Effect.flip(layer.groupAdd("room", channel)))._tag).toBe("ConnectionClosed")
+      yield* Effect.fork(layer.receive(channel))
+      yield* Effect.fork(layer.receive("jobs"))
+      yield* Effect.sleep(Duration.millis(50))
+      const started = Date.now()
+      yield* Scope.close(scope, Exit.void)
+      expect(Date.now() - started).toBeLessThan(3000)
+    }))
+
   it.scopedLive(
     "a Redis restart (data lost): receives survive and memberships are written again",
     () =>
@@ -146,7 +163,7 @@ describe("Redis faults", () => {
           Effect.repeat({ until: () => pending.unsafePoll() !== null }),
           Effect.timeout(Duration.seconds(20))
         )
-        expect((yield* Fiber.join(pending)).type).toBe("group")
+        expect((yield* Fiber.join(pending).pipe(Effect.timeout(Duration.seconds(5)))).type).toBe("group")
         yield* one.send(b, { type: "to two" })
         expect((yield* two.receive(b)).type).toBe("to two")
       }),

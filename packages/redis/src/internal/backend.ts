@@ -20,6 +20,9 @@ import * as Scripts from "./scripts.js"
 /** BZPOPMIN's timeout in seconds: channels_redis's `brpop_timeout`. */
 export const POP_TIMEOUT = 5
 
+/** The most messages a receive loop takes from its key in one round trip. */
+export const TAKE_BATCH = 100
+
 /** The backend, and the connection service on its command connection. */
 export interface RedisBackend extends Backend.Backend {
   readonly connection: RedisConnectionService
@@ -61,6 +64,22 @@ interface Taken {
 
 /** The score of a popped member, in seconds, as Redis holds it (the decimal form it was written in). */
 const scoreOf = (popped: Popped): string => String(popped[2])
+
+/** The value of `promise`, or `undefined` if it rejects or takes longer than `millis`. */
+const within = <A>(promise: Promise<A>, millis: number): Promise<A | undefined> =>
+  new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), millis)
+    promise.then(
+      (value) => {
+        clearTimeout(timer)
+        resolve(value)
+      },
+      () => {
+        clearTimeout(timer)
+        resolve(undefined)
+      }
+    )
+  })
 
 /** The non-local part of a channel name: up to and including its `!`, or the whole name. */
 export const nonLocal = (channel: string): string => {
@@ -132,24 +151,61 @@ export const make = (options: Resolved, context: Backend.Context): Effect.Effect
     }
 
     const loops = new Set<string>()
-    /** The receive loop of one of this instance's keys: BZPOPMIN on a connection of its own, forever. */
+    /**
+     * The receive loop of one of this instance's keys, on a connection of its own, forever: after
+     * each (re)connect, recover the batch whose reply was lost (`inflight`); then take batches
+     * atomically into `$inflight` (`take`) while there are messages; when there are none, block
+     * in BZPOPMIN (one message; see the README for its loss window).
+     */
     const loop = (key: string, host: number) =>
       Effect.scoped(Effect.gen(function*() {
         const blocking = yield* Connection.make(hosts.endpoints[host], options, "blocking", labels)
+        const inflightKey = `${key}$inflight`
+        /** The members of the last batch handed over, to tell them from a batch whose reply was lost. */
+        let handedOver = new Set<string>()
+        let recover = true
+        const deliverFlat = (flat: ReadonlyArray<unknown>, skip: ReadonlySet<string>) => {
+          const members = new Set<string>()
+          for (let i = 0; i + 1 < flat.length; i += 2) {
+            const member = flat[i]
+            const at = flat[i + 1]
+            if (!Buffer.isBuffer(member) || !(Buffer.isBuffer(at) || typeof at === "number")) continue
+            const id = member.toString("hex")
+            members.add(id)
+            if (!skip.has(id)) deliverPopped(key, [Buffer.alloc(0), member, at])
+          }
+          return members
+        }
+        const step = Effect.gen(function*() {
+          if (recover) {
+            const left = yield* Scripts.run(blocking, Scripts.inflight, [inflightKey], [], undefined)
+            if (Array.isArray(left)) deliverFlat(left, handedOver)
+            recover = false
+          }
+          const batch = yield* Scripts.run(blocking, Scripts.take, [key, inflightKey], [
+            String(TAKE_BATCH),
+            String(options.expiry)
+          ], undefined)
+          if (Array.isArray(batch) && batch.length > 0) {
+            handedOver = deliverFlat(batch, new Set())
+            return
+          }
+          const reply = yield* Scripts.refusedAsClosed(
+            blocking.call(["BZPOPMIN", key, String(POP_TIMEOUT)], undefined),
+            "BZPOPMIN"
+          )
+          if (isPopped(reply)) deliverPopped(key, reply)
+        })
         while (true) {
-          const reply = yield* Effect.either(blocking.call(["BZPOPMIN", key, String(POP_TIMEOUT)], undefined))
-          if (reply._tag === "Right") {
-            if (isPopped(reply.right)) deliverPopped(key, reply.right)
-            continue
-          }
-          if (reply.left._tag === "LayerClosed") return
-          if (reply.left._tag === "ReplyError") {
-            yield* Effect.logWarning(`Redis refused BZPOPMIN on ${key}: ${reply.left.reason}; retrying in 1 s`)
-            yield* Effect.sleep(Duration.seconds(1))
-          } else {
-            // Lost: the next call waits for the connection to be ready again.
-            yield* Effect.sleep(Duration.millis(20))
-          }
+          const done = yield* Effect.either(step)
+          if (done._tag === "Right") continue
+          if (done.left._tag === "LayerClosed") return
+          recover = true
+          // Refused by Redis (logged, retried after a second), or lost (the next call waits for
+          // the connection to be ready again).
+          const refused = done.left.reason.startsWith("Redis refused")
+          if (refused) yield* Effect.logWarning(`receive loop on ${key}: ${done.left.reason}; retrying in 1 s`)
+          yield* Effect.sleep(Duration.millis(refused ? 1000 : 20))
         }
       })).pipe(Effect.annotateLogs({ transport: "redis", key, redis: hosts.endpoints[host].display }))
 
@@ -173,18 +229,41 @@ export const make = (options: Resolved, context: Backend.Context): Effect.Effect
       })
 
     /** Puts back what an interrupted pop took, once Redis has answered it. */
-    const putBack = (key: string, host: number, pending: Promise<unknown>, id: number | undefined) =>
+    /**
+     * Puts back what an interrupted pop took, once Redis has answered it. It runs uninterruptibly
+     * (on interruption), where Effect timeouts cannot end a wait, so every wait is a promise with
+     * its own timer. The ZADD goes on the connection that just answered, else the command one.
+     */
+    const putBack = (
+      key: string,
+      host: number,
+      pending: Promise<unknown>,
+      blocking: Connection.Connection,
+      id: number | undefined
+    ) =>
       Effect.gen(function*() {
         const commands = hosts.commands[host]
-        if (id !== undefined) yield* Effect.ignore(commands.call(["CLIENT", "UNBLOCK", String(id)], 1000))
-        const late = yield* Effect.promise(() => pending.catch(() => null)).pipe(
-          Effect.timeout(Duration.seconds(POP_TIMEOUT + 2)),
-          Effect.orElseSucceed(() => null)
+        if (id !== undefined && commands.isReady()) {
+          yield* Effect.promise(() => within(commands.send(["CLIENT", "UNBLOCK", String(id)]), 1000))
+        }
+        const late = yield* Effect.promise(() => within(pending, (POP_TIMEOUT + 2) * 1000))
+        if (!isPopped(late)) return
+        const args = ["ZADD", key, scoreOf(late), late[1]]
+        let back = yield* Effect.promise(() => within(blocking.send(args).then(() => true), 2000))
+        if (back !== true && commands.isReady()) {
+          back = yield* Effect.promise(() => within(commands.send(args).then(() => true), 2000))
+        }
+        if (back === true) {
+          RedisMetrics.messagesPutBack.unsafeUpdate(1, labels)
+          return
+        }
+        yield* Effect.logError(
+          `a message popped from ${key} by an interrupted receive could not be put back (no connection to ` +
+            `Redis answered within 2 s), and is lost`
         )
-        if (isPopped(late)) yield* restorePopped(key, host, late)
       })
 
-    /** Puts a popped member back where it was (same score), for another receive to take. */
+    /** Puts a popped member back where it was (same score) on its host, for another receive to take. */
     const restorePopped = (key: string, host: number, popped: Popped) =>
       Effect.gen(function*() {
         const back = yield* Effect.either(
@@ -195,7 +274,7 @@ export const make = (options: Resolved, context: Backend.Context): Effect.Effect
           return
         }
         yield* Effect.logError(
-          `a message popped from ${key} by an interrupted receive could not be put back, and is lost: ` +
+          `a message popped from ${key} by a receive on another host could not be put back, and is lost: ` +
             back.left.toString()
         )
       })
@@ -207,7 +286,7 @@ export const make = (options: Resolved, context: Backend.Context): Effect.Effect
           const id = blocking.clientId()
           const pending = blocking.send(args)
           return Effect.tryPromise({ try: () => pending, catch: (error) => blocking.toError(error, args) }).pipe(
-            Effect.onInterrupt(() => putBack(key, host, pending, id))
+            Effect.onInterrupt(() => putBack(key, host, pending, blocking, id))
           )
         }))
 
@@ -389,7 +468,13 @@ export const make = (options: Resolved, context: Backend.Context): Effect.Effect
         [...memberships],
         ([group, channels]) => hosts.commands[hosts.group(group)].call(["ZREM", groupKey(group), ...channels], 500),
         { discard: true, concurrency: "unbounded" }
-      ).pipe(Effect.timeout(Duration.seconds(1)), Effect.ignore)
+      ).pipe(
+        // A finalizer is uninterruptible: without this the timeout could not stop a wait for a
+        // connection that never comes.
+        Effect.interruptible,
+        Effect.timeout(Duration.seconds(1)),
+        Effect.ignore
+      )
     )
 
     const connection: RedisConnectionService = {

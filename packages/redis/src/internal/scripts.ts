@@ -123,3 +123,25 @@ end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1`
 )
+
+/**
+ * A batch taken from one of this instance's keys, kept until it is handed over. KEYS[1]: the key;
+ * KEYS[2]: its `$inflight` set; ARGV: how many at most, the expiry in milliseconds. The previous
+ * batch is in the process already (a batch is taken only after the last one was handed over):
+ * the `$inflight` set is emptied, then refilled with the members popped now, which are returned
+ * (member, score, member, score, …). If the reply is lost with the connection, the batch is still
+ * in `$inflight` for {@link inflight} to recover after the reconnect.
+ */
+export const take = script(
+  "take",
+  `redis.call('DEL', KEYS[2])
+local popped = redis.call('ZPOPMIN', KEYS[1], ARGV[1])
+for i = 1, #popped, 2 do
+  redis.call('ZADD', KEYS[2], popped[i + 1], popped[i])
+end
+if #popped > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
+return popped`
+)
+
+/** The members of a key's `$inflight` set with their scores (member, score, …). KEYS[1]: the set. */
+export const inflight = script("inflight", `return redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')`)
