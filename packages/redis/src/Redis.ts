@@ -34,9 +34,10 @@
  *   prefix 32 hex digits chosen once per instance.
  *
  * Behaviour where channels_redis leaves a choice (see the package README for why):
- * - one receive loop per process-local key (BZPOPMIN on its own connection) drains it into
- *   core's local queues as messages arrive, whether a receive waits or not; a message for a
- *   local channel that is full is dropped, counted and logged;
+ * - one receive loop per process-local key, on its own connection, drains it into core's local
+ *   queues as messages arrive, whether a receive waits or not: batches moved atomically into
+ *   `<key>$inflight` (recovered after a reconnect), BZPOPMIN when the key is empty; a message for
+ *   a local channel that is full is dropped, counted and logged;
  * - sends to this instance's own channels, and group sends to its own members, are delivered
  *   locally without Redis (so a group message and a direct one keep their order);
  * - a normal channel is a work queue: `receive("jobs")` pops one message from its key, in any
