@@ -78,6 +78,25 @@ export interface RedisHost {
 export type HostInput = string | Redacted.Redacted<string> | RedisHost
 
 /**
+ * TLS material for `rediss://` hosts: PEM text as strings, `Redacted` strings or bytes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RedisTlsOptions {
+  /** Certificate authorities to trust instead of Node's default list. */
+  readonly ca?: string | Uint8Array | ReadonlyArray<string | Uint8Array>
+  /** The client certificate, for a Redis with `tls-auth-clients yes`. */
+  readonly cert?: string | Uint8Array
+  /** The client certificate's private key. */
+  readonly key?: string | Uint8Array | Redacted.Redacted<string>
+  /** The name to check the server's certificate against (default: the host name). */
+  readonly servername?: string
+  /** Whether an untrusted server certificate fails the connection (default `true`). */
+  readonly rejectUnauthorized?: boolean
+}
+
+/**
  * Options of the Redis layer: channels_redis's, with its defaults, then this transport's own.
  *
  * @since 0.1.0
@@ -101,6 +120,8 @@ export interface RedisOptions {
    * strings); encryption itself is not wired in yet, so a non-empty list is refused.
    */
   readonly symmetricEncryptionKeys?: ReadonlyArray<string | Redacted.Redacted<string>>
+  /** CA, client certificate and key for `rediss://` hosts. */
+  readonly tls?: RedisTlsOptions
   /** How long one connection attempt may take (default 5 s). */
   readonly connectTimeout?: Duration.DurationInput
   /** How long an operation that needs Redis waits for a connection before `ConnectionClosed` (default 10 s). */
