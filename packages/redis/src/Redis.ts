@@ -37,10 +37,11 @@
  *   hash, a channel's messages on its non-local part's, sends to normal channels round robin).
  *
  * Behaviour where channels_redis leaves a choice (see the package README for why):
- * - one receive loop per process-local key and host (BZPOPMIN on its own connection; every host,
- *   because channels_redis's `send` hashes the full channel name) drains it into
- *   core's local queues as messages arrive, whether a receive waits or not; a message for a
- *   local channel that is full is dropped, counted and logged;
+ * - one receive loop per process-local key and host (every host, because channels_redis's `send`
+ *   hashes the full channel name), on its own connection, drains it into core's local queues as
+ *   messages arrive, whether a receive waits or not: batches moved atomically into
+ *   `<key>$inflight` (recovered after a reconnect), BZPOPMIN when the key is empty; a message for
+ *   a local channel that is full is dropped, counted and logged;
  * - sends to this instance's own channels, and group sends to its own members, are delivered
  *   locally without Redis (so a group message and a direct one keep their order);
  * - a normal channel is a work queue: `receive("jobs")` pops one message from its key (on every
@@ -83,6 +84,25 @@ export interface RedisHost {
 export type HostInput = string | Redacted.Redacted<string> | RedisHost
 
 /**
+ * TLS material for `rediss://` hosts: PEM text as strings, `Redacted` strings or bytes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RedisTlsOptions {
+  /** Certificate authorities to trust instead of Node's default list. */
+  readonly ca?: string | Uint8Array | ReadonlyArray<string | Uint8Array>
+  /** The client certificate, for a Redis with `tls-auth-clients yes`. */
+  readonly cert?: string | Uint8Array
+  /** The client certificate's private key. */
+  readonly key?: string | Uint8Array | Redacted.Redacted<string>
+  /** The name to check the server's certificate against (default: the host name). */
+  readonly servername?: string
+  /** Whether an untrusted server certificate fails the connection (default `true`). */
+  readonly rejectUnauthorized?: boolean
+}
+
+/**
  * Options of the Redis layer: channels_redis's, with its defaults, then this transport's own.
  *
  * @since 0.1.0
@@ -113,6 +133,8 @@ export interface RedisOptions {
    * logged with its Redis key. Empty or absent: messages are stored unencrypted.
    */
   readonly symmetricEncryptionKeys?: ReadonlyArray<string | Redacted.Redacted<string>>
+  /** CA, client certificate and key for `rediss://` hosts. */
+  readonly tls?: RedisTlsOptions
   /** How long one connection attempt may take (default 5 s). */
   readonly connectTimeout?: Duration.DurationInput
   /** How long an operation that needs Redis waits for a connection before `ConnectionClosed` (default 10 s). */

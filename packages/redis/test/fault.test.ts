@@ -4,12 +4,13 @@
  * receives survive, memberships come back, sends while disconnected wait up to
  * `waitForConnection` and then fail with `ConnectionClosed`, and no send that succeeded is lost.
  */
-import type { ChannelLayer } from "@channel-layer/core"
+import { type ChannelLayer, Codec } from "@channel-layer/core"
 import { Redis } from "@channel-layer/redis"
 import { Ports, TcpProxy } from "@channel-layer/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Fiber, Schedule, Scope } from "effect"
+import { Duration, Effect, Exit, Fiber, Option, Schedule, Scope } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
+import * as Envelope from "../src/internal/Envelope.js"
 import { testPrefix, url } from "./helpers.js"
 
 const shared = new URL(url)
@@ -114,6 +115,33 @@ describe("Redis faults", () => {
       yield* layer.send(theirs, { type: "after" })
       expect((yield* direct.receive(theirs)).type).toBe("before")
       expect((yield* direct.receive(theirs)).type).toBe("after")
+    }))
+
+  it.scopedLive("a batch whose reply was lost is recovered from $inflight after a reconnect, once", () =>
+    Effect.gen(function*() {
+      const prefix = testPrefix("inflight")
+      const proxy = yield* TcpProxy.make({ target })
+      const services = yield* Effect.orDie(Redis.make({ hosts: [`redis://127.0.0.1:${proxy.port}/0`], prefix }))
+      const layer = services.channelLayer
+      const channel = yield* layer.newChannel()
+      yield* proxy.awaitActive((n) => n >= 2)
+      // As if a take had moved these two into $inflight and its reply had been lost.
+      const inflight = `${prefix}${channel.slice(0, channel.indexOf("!") + 1)}$inflight`
+      const stored = (n: number) =>
+        Envelope.wrap(Codec.encode({ type: "recovered", n }, { channel })).toString("base64")
+      yield* services.connection.command(["ZADD", inflight, "1", Buffer.from(stored(1), "base64")])
+      yield* services.connection.command([
+        "ZADD",
+        inflight,
+        String(Date.now() / 1000),
+        Buffer.from(stored(2), "base64")
+      ])
+      yield* proxy.cutAll
+      const first = yield* layer.receive(channel).pipe(Effect.timeout(Duration.seconds(10)))
+      expect(first).toStrictEqual({ type: "recovered", n: 2 })
+      // n: 1 was sent in 1970: expired, not delivered; and nothing comes twice.
+      const again = yield* layer.receive(channel).pipe(Effect.timeout(Duration.millis(500)), Effect.option)
+      expect(Option.isNone(again)).toBe(true)
     }))
 
   it.scopedLive("closing while Redis is unreachable does not wait for it (memberships, pending receives)", () =>

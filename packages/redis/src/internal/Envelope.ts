@@ -101,3 +101,9 @@ export const make = (
     }
   }
 }
+
+/**
+ * A stored member of an unencrypted layer for a body as it is (12 random bytes, then the body):
+ * for tests that write members by hand.
+ */
+export const wrap = (body: Uint8Array): Buffer => asBuffer(WireFormat.seal(body))

@@ -45,7 +45,8 @@ const groupFull = {
 const expired = {
   key: "normal-expiry",
   level: LogLevel.Warning,
-  render: (total: number, top: string) => `dropped ${total} expired message(s) popped from normal channels: ${top}`
+  render: (total: number, top: string) =>
+    `dropped ${total} message(s) popped from Redis after their expiry (Redis trims a key only when it is sent to): ${top}`
 }
 
 /** One reply of BZPOPMIN: the key, the member, the score (a double in RESP3, a bulk string in RESP2). */
@@ -133,6 +134,12 @@ export const make = (options: Resolved, context: Backend.Context): Effect.Effect
       if (opened === undefined) return
       const { channels, message } = opened
       const expiresAt = Number(scoreOf(popped)) * 1000 + options.expiry
+      // Redis trims a key by expiry only when it is sent to: this one outlived it there.
+      if (expiresAt <= queues.now()) {
+        Metrics.messagesExpired.unsafeUpdate(1, labels)
+        warnings.report(expired, key)
+        return
+      }
       const mine = (channels ?? []).filter((channel) => prefix + nonLocal(channel) === key)
       if (mine.length === 0 || mine.length !== (channels ?? []).length) {
         RedisMetrics.skippedMessages.unsafeUpdate(1, labels)
@@ -179,7 +186,8 @@ export const make = (options: Resolved, context: Backend.Context): Effect.Effect
         const step = Effect.gen(function*() {
           if (recover) {
             const left = yield* Scripts.run(blocking, Scripts.inflight, [inflightKey], [], undefined)
-            if (Array.isArray(left)) deliverFlat(left, handedOver)
+            // Handed over now; a recovery repeated before the next take must not deliver them again.
+            if (Array.isArray(left)) handedOver = deliverFlat(left, handedOver)
             recover = false
           }
           const batch = yield* Scripts.run(blocking, Scripts.take, [key, inflightKey], [

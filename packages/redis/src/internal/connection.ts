@@ -10,7 +10,7 @@
  * so another connection can end a blocked pop with `CLIENT UNBLOCK`).
  */
 import { Errors, Metrics } from "@channel-layer/core"
-import { createClient, ErrorReply, RESP_TYPES } from "@redis/client"
+import { createClient, ErrorReply, type RedisClientOptions, RESP_TYPES } from "@redis/client"
 import type { MetricLabel, Scope } from "effect"
 import { Data, Duration, Effect, FiberSet } from "effect"
 import type { Endpoint, Resolved } from "./options.js"
@@ -90,12 +90,16 @@ export const make = (
     let previousId: number | undefined = undefined
     const reconnectHooks: Array<() => Effect.Effect<void>> = []
 
-    const socket = {
+    const common = {
       connectTimeout: options.connectTimeout,
       reconnectStrategy: reconnectDelay,
-      ...(role === "blocking" ? { socketTimeout: BLOCKING_SOCKET_TIMEOUT } : {}),
-      ...(endpoint.path !== undefined ? { path: endpoint.path, tls: false as const } : {})
+      ...(role === "blocking" ? { socketTimeout: BLOCKING_SOCKET_TIMEOUT } : {})
     }
+    const socket: NonNullable<RedisClientOptions["socket"]> = endpoint.path !== undefined
+      ? { ...common, path: endpoint.path, tls: false }
+      : endpoint.url?.startsWith("rediss:") === true
+      ? { ...common, ...options.tls, tls: true }
+      : common
     const base = createClient({
       ...(endpoint.url !== undefined ? { url: endpoint.url } : {}),
       ...(endpoint.database !== undefined ? { database: endpoint.database } : {}),

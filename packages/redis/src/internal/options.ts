@@ -5,7 +5,7 @@
  */
 import { ChannelCapacity, Errors, Options } from "@channel-layer/core"
 import { Duration, Effect, Redacted } from "effect"
-import type { RedisHost, RedisOptions } from "../Redis.js"
+import type { RedisHost, RedisOptions, RedisTlsOptions } from "../Redis.js"
 
 /** channels_redis's default host. */
 export const DEFAULT_HOST = "redis://localhost:6379"
@@ -24,6 +24,15 @@ export interface Endpoint {
   readonly password: string | undefined
 }
 
+/** What node-redis passes to `tls.connect`. */
+export interface TlsConnection {
+  readonly ca?: Array<string | Buffer>
+  readonly cert?: string | Buffer
+  readonly key?: string | Buffer
+  readonly servername?: string
+  readonly rejectUnauthorized?: boolean
+}
+
 /** The options with every default applied, durations in milliseconds. */
 export interface Resolved {
   readonly hosts: ReadonlyArray<Endpoint>
@@ -33,6 +42,8 @@ export interface Resolved {
   readonly capacity: number
   readonly capacityOf: (channel: string) => number
   readonly symmetricEncryptionKeys: ReadonlyArray<Redacted.Redacted<string>>
+  /** Node's TLS options for `rediss://` hosts. */
+  readonly tls: TlsConnection | undefined
   readonly connectTimeout: number
   readonly waitForConnection: number
   readonly maxMessageSize: number
@@ -109,6 +120,58 @@ const hostList = (hosts: RedisOptions["hosts"]) => {
   return Effect.forEach(list, (entry, i) => endpoint(entry, list.length === 1 ? "hosts" : `hosts[${i}]`))
 }
 
+const pemValue = (value: string | Uint8Array): string | Buffer => typeof value === "string" ? value : Buffer.from(value)
+
+const isPem = (value: unknown) => typeof value === "string" || value instanceof Uint8Array
+
+const tlsOptions = (
+  tls: unknown,
+  hosts: ReadonlyArray<Endpoint>
+): Effect.Effect<TlsConnection | undefined, Errors.InvalidOptions> =>
+  Effect.gen(function*() {
+    if (tls === undefined) return undefined
+    if (typeof tls !== "object" || tls === null) return yield* invalid("tls", "must be an object")
+    if (!hosts.some((host) => host.url?.startsWith("rediss:") === true)) {
+      return yield* invalid("tls", "applies to rediss:// hosts only, and hosts has none (write rediss://host:6379)")
+    }
+    const { ca, cert, key, rejectUnauthorized, servername } = tls as RedisTlsOptions
+    const cas: ReadonlyArray<unknown> = ca === undefined ? [] : Array.isArray(ca) ? ca : [ca]
+    for (const [i, one] of cas.entries()) {
+      if (!isPem(one)) {
+        return yield* invalid(
+          Array.isArray(ca) ? `tls.ca[${i}]` : "tls.ca",
+          "must be PEM text (a string or Uint8Array)"
+        )
+      }
+    }
+    if (cert !== undefined && !isPem(cert)) {
+      return yield* invalid(
+        "tls.cert",
+        "must be PEM text (a string or Uint8Array)"
+      )
+    }
+    const rawKey: unknown = Redacted.isRedacted(key) ? Redacted.value(key) : key
+    if (rawKey !== undefined && !isPem(rawKey)) {
+      return yield* invalid("tls.key", "must be PEM text (a string, Redacted string or Uint8Array)")
+    }
+    if ((cert === undefined) !== (rawKey === undefined)) {
+      return yield* invalid(cert === undefined ? "tls.cert" : "tls.key", "a client certificate needs both cert and key")
+    }
+    if (rejectUnauthorized !== undefined && typeof rejectUnauthorized !== "boolean") {
+      return yield* invalid("tls.rejectUnauthorized", "must be a boolean")
+    }
+    if (servername !== undefined && (typeof servername !== "string" || servername === "")) {
+      return yield* invalid("tls.servername", "must be a non-empty string")
+    }
+    return {
+      ...(cas.length > 0 ? { ca: (cas as ReadonlyArray<string | Uint8Array>).map(pemValue) } : {}),
+      ...(cert !== undefined ? { cert: pemValue(cert) } : {}),
+      ...(rawKey !== undefined ? { key: pemValue(rawKey as string | Uint8Array) } : {}),
+      ...(servername !== undefined ? { servername } : {}),
+      ...(rejectUnauthorized !== undefined ? { rejectUnauthorized } : {})
+    }
+  })
+
 /** Validates every option, in the order of the options' documentation. */
 export const resolve = (options: RedisOptions): Effect.Effect<Resolved, Errors.InvalidOptions> =>
   Effect.gen(function*() {
@@ -147,6 +210,7 @@ export const resolve = (options: RedisOptions): Effect.Effect<Resolved, Errors.I
       }
       symmetricEncryptionKeys.push(Redacted.make(raw))
     }
+    const tls = yield* tlsOptions(options.tls, hosts)
     const connectTimeout = yield* Options.positiveDuration("connectTimeout", options.connectTimeout ?? "5 seconds")
     const waitForConnection = yield* Options.positiveDuration(
       "waitForConnection",
@@ -165,6 +229,7 @@ export const resolve = (options: RedisOptions): Effect.Effect<Resolved, Errors.I
       capacity,
       capacityOf: ChannelCapacity.resolver(capacity, options.channelCapacity),
       symmetricEncryptionKeys,
+      tls,
       connectTimeout,
       waitForConnection,
       maxMessageSize
