@@ -26,6 +26,7 @@
 import type { Effect, MetricLabel } from "effect"
 import type { ChannelFull, ChannelNotFound, ConnectionClosed, LayerClosed } from "./Errors.js"
 import type { LocalQueues } from "./LocalQueues.js"
+import type { Message } from "./Message.js"
 import type { Warnings } from "./Warnings.js"
 
 /**
@@ -108,6 +109,16 @@ export interface Backend {
   readonly groups: Groups
   /** A `receive` on one of this instance's channels begins (a transport may start connecting). */
   readonly onReceive?: (channel: string) => void
+  /**
+   * A receive the backend serves itself, for a channel whose messages are not fed into this
+   * process's local queues: a normal channel (no `!`) that any number of processes receive on,
+   * each message to exactly one of them (Redis: one pop from the channel's shared key per
+   * receive). `undefined` for the channels the local queues serve, which is every channel of a
+   * backend without this member. The effect ends only with a message or, once the layer closes,
+   * `LayerClosed`; if it is interrupted, the message it was taking must not be lost (put it back
+   * where another receiver finds it). It counts `channel_layer_messages_received` itself.
+   */
+  readonly receive?: (channel: string) => Effect.Effect<Message, LayerClosed> | undefined
 }
 
 /**

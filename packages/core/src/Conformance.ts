@@ -56,6 +56,11 @@ export interface Capabilities {
   readonly expiry: boolean
   /** Two instances made by `make` reach each other's channels and groups. */
   readonly multiInstance: boolean
+  /**
+   * Normal channels (without `!`) are shared by instances, as a work queue: any instance sends,
+   * any number receive, each message to exactly one receive (Redis). Needs `normalChannels`.
+   */
+  readonly sharedNormalChannels?: boolean
 }
 
 /**
@@ -228,6 +233,37 @@ export const suite = <E>(name: string, subject: Subject<E>): void => {
           const layer = yield* instance(subject)
           yield* layer.send("http.request", chat("normal"))
           expect(yield* layer.receive("http.request")).toStrictEqual(chat("normal"))
+        }))
+    }
+
+    if (capabilities.sharedNormalChannels === true) {
+      it.scopedLive("a normal channel is a work queue: any instance sends, each message to exactly one receiver", () =>
+        Effect.gen(function*() {
+          const [one, two, three] = [yield* instance(subject), yield* instance(subject), yield* instance(subject)]
+          const jobs = `jobs-${randomLetters(10)}`
+          const count = 40
+          const taken: Array<number> = []
+          const worker = (layer: ChannelLayerService) =>
+            Effect.forever(Effect.flatMap(layer.receive(jobs), (m) => Effect.sync(() => taken.push(m.i as number))))
+          const workers = yield* Effect.forkAll([worker(two), worker(three), worker(two), worker(one)])
+          for (let i = 0; i < count; i++) yield* (i % 2 === 0 ? one : two).send(jobs, chat(`job${i}`, { i }))
+          yield* Effect.sleep(Duration.millis(50)).pipe(Effect.repeat({ until: () => taken.length >= count }))
+          yield* Effect.sleep(quiet)
+          yield* Fiber.interrupt(workers)
+          expect([...taken].sort((a, b) => a - b)).toStrictEqual(Array.from({ length: count }, (_, i) => i))
+        }))
+
+      it.scopedLive("an interrupted receive on a normal channel leaves the message to the next receiver", () =>
+        Effect.gen(function*() {
+          const [one, two] = [yield* instance(subject), yield* instance(subject)]
+          const jobs = `jobs-${randomLetters(10)}`
+          for (let round = 0; round < 5; round++) {
+            const abandoned = yield* Effect.fork(two.receive(jobs))
+            yield* Effect.sleep(Duration.millis(20))
+            yield* Fiber.interrupt(abandoned)
+            yield* one.send(jobs, chat(`kept${round}`))
+            expect((yield* one.receive(jobs).pipe(Effect.timeout(Duration.seconds(5)))).text).toBe(`kept${round}`)
+          }
         }))
     }
 

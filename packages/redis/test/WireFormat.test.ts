@@ -1,3 +1,4 @@
+import * as Codec from "@channel-layer/core/Codec"
 import type { Message } from "@channel-layer/core/Message"
 import { describe, expect, it } from "@effect/vitest"
 import { Either } from "effect"
@@ -8,10 +9,12 @@ import { decrypt, deriveKeys, unverifiedTimestamp } from "../src/internal/Fernet
 import { nonLocalName } from "../src/internal/Sharding.js"
 import {
   type AsgiChannel,
+  bodyOf,
   channelKey,
   deserialize,
   encodeBody,
   encodeGroupBodies,
+  entriesOfCoreBody,
   groupKey,
   groupSendEnvelopes,
   inflightKey,
@@ -233,6 +236,34 @@ describe("WireFormat", () => {
     const fifteen = { type: "t", ...Object.fromEntries(Array.from({ length: 14 }, (_, i) => [`k${i}`, i])) } as Message
     expect(hex(encodeGroupBodies(fifteen, [["a!b"]])[0])).toBe(hex(encodeBody(fifteen, ["a!b"])))
     expect(encodeGroupBodies(fifteen, [["a!b"]])[0][0]).toBe(0xde)
+  })
+
+  it("turns core's bodies (envelope last) into channels_redis's, across the map header sizes", () => {
+    const wide = fc.dictionary(
+      fc.string().filter((key) => !key.startsWith("__asgi_") && key !== "type"),
+      fc.integer(),
+      { minKeys: 10, maxKeys: 20 }
+    )
+    fc.assert(
+      fc.property(
+        fc.oneof(arbitraryMessage, wide.map((rest) => ({ type: "wide", ...rest }) as Message)),
+        fc.string(),
+        fc.array(fc.array(fc.string(), { minLength: 1, maxLength: 5 }), { maxLength: 3 }),
+        (message, name, lists) => {
+          const direct = entriesOfCoreBody(Codec.encode(message, { channel: name }), { channel: name })
+          expect(hex(bodyOf(direct, undefined))).toBe(hex(encodeBody(message, undefined)))
+          expect(hex(bodyOf(direct, name))).toBe(hex(encodeBody(message, name)))
+          const group = entriesOfCoreBody(Codec.encode(message, { group: name }), { group: name })
+          expect(lists.map((list) => hex(bodyOf(group, list)))).toEqual(
+            lists.map((list) => hex(encodeBody(message, list)))
+          )
+        }
+      ),
+      { numRuns: 300 }
+    )
+    // A body that does not end with the envelope named is a bug of the caller: a RangeError.
+    expect(() => entriesOfCoreBody(Codec.encode({ type: "t" }, { channel: "a" }), { channel: "b" })).toThrow(RangeError)
+    expect(() => entriesOfCoreBody(new Uint8Array(0), { group: "g" })).toThrow(RangeError)
   })
 
   it("puts a fresh random prefix on each member", () => {

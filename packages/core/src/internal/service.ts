@@ -239,7 +239,7 @@ export const make = <B extends Backend.Backend, E, R>(
       const problem = ownProblem(channel, "receive on")
       if (problem !== undefined) return Effect.fail(problem)
       backend.onReceive?.(channel)
-      return queues.unsafeReceive(channel)
+      return backend.receive?.(channel) ?? queues.unsafeReceive(channel)
     }
 
     const service: ChannelLayerService = {

@@ -147,6 +147,99 @@ const mapHeader = (count: number): Uint8Array =>
 const NO_KEYS = {} as Message
 
 /**
+ * A message's map entries, encoded, and how many there are: a body without its map header, to which
+ * an envelope entry is added per recipient list.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export interface Entries {
+  readonly count: number
+  readonly bytes: Uint8Array
+}
+
+/** The length of a msgpack map header from its first byte (fixmap, map16, map32), or -1. */
+const mapHeaderLength = (first: number): number =>
+  (first & 0xf0) === 0x80 ? 1 : first === 0xde ? 3 : first === 0xdf ? 5 : -1
+
+/** The entry count of a map header starting at `bytes[0]`. */
+const mapCount = (bytes: Uint8Array): number =>
+  bytes[0] === 0xde
+    ? (bytes[1] << 8) | bytes[2]
+    : bytes[0] === 0xdf
+    ? ((bytes[1] << 24) >>> 0) + (bytes[2] << 16) + (bytes[3] << 8) + bytes[4]
+    : bytes[0] & 0x0f
+
+/** The encoded entry `key: value`, a string key and string value (without a map header). */
+const stringEntry = (key: string, value: string): Uint8Array => Codec.encodeWith(NO_KEYS, [[key, value]]).subarray(1)
+
+/**
+ * The message's entries of a body core encoded (`Codec.encode(message, { channel })` or
+ * `{ group }`): core writes the envelope entry last, so it is the body without its header and
+ * without the trailing `key: name` entry. Throws a `RangeError` for a body that is not such a map
+ * (a bug, not a message problem: core made it).
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const entriesOfCoreBody = (
+  body: Uint8Array,
+  envelope: { readonly channel: string } | { readonly group: string }
+): Entries => {
+  const header = body.length === 0 ? -1 : mapHeaderLength(body[0])
+  const tail = "channel" in envelope
+    ? stringEntry(Codec.CHANNEL_KEY, envelope.channel)
+    : stringEntry(Codec.GROUP_KEY, envelope.group)
+  const count = header === -1 ? 0 : mapCount(body)
+  const end = body.length - tail.length
+  if (header === -1 || count === 0 || end < header) {
+    throw new RangeError("not a body core encoded: a msgpack map whose last entry is the envelope")
+  }
+  for (let i = 0; i < tail.length; i++) {
+    if (body[end + i] !== tail[i]) throw new RangeError("the body core encoded does not end with its envelope")
+  }
+  return { count: count - 1, bytes: body.subarray(header, end) }
+}
+
+/**
+ * The entries of a message, encoded once.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const entriesOf = (message: Message): Entries => {
+  const base = Codec.encodeWith(message, [])
+  return { count: Object.keys(message).length, bytes: base.subarray(mapHeaderLength(base[0])) }
+}
+
+/**
+ * The body of the entries and envelope: the same bytes as `encodeBody(message, asgiChannel)`.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const bodyOf = (entries: Entries, asgiChannel: AsgiChannel): Uint8Array => {
+  if (asgiChannel === undefined) {
+    const header = mapHeader(entries.count)
+    const body = new Uint8Array(header.length + entries.bytes.length)
+    body.set(header, 0)
+    body.set(entries.bytes, header.length)
+    return body
+  }
+  // A one-entry map holding just the envelope, without its header byte: the envelope's entry.
+  const tail = Codec.encodeWith(
+    NO_KEYS,
+    [[CHANNEL_KEY, typeof asgiChannel === "string" ? asgiChannel : [...asgiChannel]]]
+  ).subarray(1)
+  const header = mapHeader(entries.count + 1)
+  const body = new Uint8Array(header.length + entries.bytes.length + tail.length)
+  body.set(header, 0)
+  body.set(entries.bytes, header.length)
+  body.set(tail, header.length + entries.bytes.length)
+  return body
+}
+
+/**
  * The bodies of one group send, one per list of member channels (one list per Redis key, see
  * `groupSendEnvelopes`): the same bytes as `encodeBody(message, list)` for each, with the message
  * encoded once and only the map header and the trailing `__asgi_channel__` written per list.
@@ -159,19 +252,37 @@ export const encodeGroupBodies = (
   lists: ReadonlyArray<ReadonlyArray<string>>
 ): ReadonlyArray<Uint8Array> => {
   if (lists.length === 0) return []
-  const base = Codec.encodeWith(message, [])
-  const count = Object.keys(message).length
-  const entries = base.subarray(mapHeader(count).length)
-  const header = mapHeader(count + 1)
-  return lists.map((list) => {
-    // A one-entry map holding just the envelope, without its header byte: the envelope's entry.
-    const tail = Codec.encodeWith(NO_KEYS, [[CHANNEL_KEY, [...list]]]).subarray(1)
-    const body = new Uint8Array(header.length + entries.length + tail.length)
-    body.set(header, 0)
-    body.set(entries, header.length)
-    body.set(tail, header.length + entries.length)
-    return body
-  })
+  const entries = entriesOf(message)
+  return lists.map((list) => bodyOf(entries, list))
+}
+
+/**
+ * A sorted-set member for a body (see `encodeBody`): the random prefix, then the body, or its Fernet
+ * token made with the first of `keys` when there are keys.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const seal = (
+  body: Uint8Array,
+  options?: {
+    readonly keys?: ReadonlyArray<FernetKey> | undefined
+    readonly prefixLength?: number
+    readonly prefix?: Uint8Array
+    readonly now?: number
+  }
+): Uint8Array => {
+  const length = options?.prefixLength ?? PREFIX_LENGTH
+  const prefix = options?.prefix ?? randomBytes(length)
+  if (prefix.length !== length) throw new RangeError(`the prefix must be ${length} bytes, not ${prefix.length}`)
+  const keys = options?.keys
+  const payload = keys !== undefined && keys.length > 0
+    ? encrypt(keys[0], body, options?.now === undefined ? undefined : { now: options.now })
+    : body
+  const member = new Uint8Array(length + payload.length)
+  member.set(prefix, 0)
+  member.set(payload, length)
+  return member
 }
 
 /**
@@ -192,20 +303,7 @@ export const serialize = (
     readonly prefix?: Uint8Array
     readonly now?: number
   }
-): Uint8Array => {
-  const length = options?.prefixLength ?? PREFIX_LENGTH
-  const prefix = options?.prefix ?? randomBytes(length)
-  if (prefix.length !== length) throw new RangeError(`the prefix must be ${length} bytes, not ${prefix.length}`)
-  const body = encodeBody(message, asgiChannel)
-  const keys = options?.keys
-  const payload = keys !== undefined && keys.length > 0
-    ? encrypt(keys[0], body, options?.now === undefined ? undefined : { now: options.now })
-    : body
-  const member = new Uint8Array(length + payload.length)
-  member.set(prefix, 0)
-  member.set(payload, length)
-  return member
-}
+): Uint8Array => seal(encodeBody(message, asgiChannel), options)
 
 const failure = (reason: string, cause?: InvalidToken | MessageDecodeError) =>
   Either.left(new WireFormatError(cause === undefined ? { reason } : { reason, cause }))

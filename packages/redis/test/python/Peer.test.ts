@@ -4,32 +4,9 @@ import { randomUUID } from "node:crypto"
 import { deriveKeys } from "../../src/internal/Fernet.js"
 import { groupShardIndex, pythonSendShardIndex, receiveShardIndex } from "../../src/internal/Sharding.js"
 import { channelKey, deserialize, groupKey, PREFIX_LENGTH } from "../../src/internal/WireFormat.js"
+import { ALL_TYPES } from "./AllTypes.js"
 import * as Peer from "./Peer.js"
 import { missingPython, missingRedis, REDIS_URL, skipNote } from "./python.js"
-
-// Everything msgpack carries that JavaScript reads back the same (no whole floats: 2.0 reads as 2).
-const ALL_TYPES: Peer.PeerMessage = {
-  type: "all.types",
-  none: null,
-  yes: true,
-  no: false,
-  small: 7,
-  negative: -33,
-  uint64: 2n ** 64n - 1n,
-  int64: -(2n ** 63n),
-  safe: Number.MAX_SAFE_INTEGER,
-  float: 1.5,
-  tiny: 5e-324,
-  negativeZero: -0,
-  infinity: Infinity,
-  nan: NaN,
-  text: "h\u00e9llo \u65e5\u672c \u{1F600}",
-  empty: "",
-  bytes: new Uint8Array([0, 1, 254, 255]),
-  noBytes: new Uint8Array(0),
-  list: [1, "two", [new Uint8Array([3])], { four: [] }],
-  map: { nested: { deeper: [null] } }
-}
 
 /** A peer under a prefix of its own, flushed when the test ends. */
 const peer = (prefix: string, options: Omit<Peer.PeerOptions, "hosts" | "prefix"> = {}) =>

@@ -1,0 +1,20 @@
+import * as Conformance from "@channel-layer/core/Conformance"
+import { Redis } from "@channel-layer/redis"
+import { testPrefix, url } from "./helpers.js"
+
+// One prefix for the whole suite: instances of one test must see each other, and the groups and
+// normal channels the tests name are made unique per test already.
+const prefix = testPrefix("conformance")
+
+Conformance.suite("Redis", {
+  make: ({ capacity, channelCapacity, expiry }) =>
+    Redis.layer({ hosts: [url], prefix, capacity, expiry, ...(channelCapacity ? { channelCapacity } : {}) }),
+  capabilities: {
+    normalChannels: true,
+    sharedNormalChannels: true,
+    capacity: { slack: 0 },
+    channelCapacity: true,
+    expiry: true,
+    multiInstance: true
+  }
+})
