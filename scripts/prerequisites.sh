@@ -9,7 +9,11 @@
 #   - chromium (the chat's browser test; CHROMIUM overrides /usr/bin/chromium);
 #   - Debian's python3 with aiormq and msgpack (the Django interop peer; PYTHON overrides
 #     /usr/bin/python3);
-#   - openssl (the TLS tests make their certificates with it; OPENSSL overrides it).
+#   - openssl (the TLS tests make their certificates with it; OPENSSL overrides it);
+#   - Redis on 127.0.0.1:6379 and `redis-server` (the Redis tests start servers of their own for
+#     restarts and TLS): started here as a daemon when the binary is there and nothing listens;
+#   - the same python3 with channels_redis and cryptography (the Redis interop tests run Django's
+#     channels_redis itself).
 #
 # Decision: a missing piece fails the run instead of skipping the tests that need it, so that a
 # green `npm test` always means every test ran. What the script can provide itself it provides:
@@ -61,8 +65,22 @@ if [ ${#missing[@]} -eq 0 ]; then
   fi
 fi
 
+listening() {
+  node -e '
+    const socket = require("node:net").connect(Number(process.argv[1]), "127.0.0.1")
+    socket.setTimeout(3000, () => process.exit(1))
+    socket.on("connect", () => process.exit(0))
+    socket.on("error", () => process.exit(1))
+  ' "$1" 2>/dev/null
+}
+
 # The Debian packages.
-need_chromium=0 need_python=0 need_openssl=0
+need_chromium=0 need_python=0 need_openssl=0 need_redis=0 need_redis_python=0
+command -v redis-server >/dev/null 2>&1 || { need_redis=1; packages+=(redis-server); }
+if ! "$python" -c 'import channels_redis.core, cryptography' >/dev/null 2>&1; then
+  need_redis_python=1
+  packages+=(python3-channels-redis python3-cryptography)
+fi
 [ -x "$chromium" ] || { need_chromium=1; packages+=(chromium); }
 if ! "$python" -c 'import aiormq, msgpack' >/dev/null 2>&1; then
   need_python=1
@@ -78,6 +96,8 @@ if [ ${#packages[@]} -gt 0 ] && may_install; then
     [ -x "$chromium" ] || need_chromium=1
     "$python" -c 'import aiormq, msgpack' >/dev/null 2>&1 || need_python=1
     command -v "$openssl" >/dev/null 2>&1 || need_openssl=1
+    command -v redis-server >/dev/null 2>&1 || need_redis=1
+    "$python" -c 'import channels_redis.core, cryptography' >/dev/null 2>&1 || need_redis_python=1
   else
     say "apt-get install ${packages[*]} failed"
   fi
@@ -89,6 +109,20 @@ fi
   missing+=("$python cannot import aiormq and msgpack (the Django interop test): apt-get install -y python3-aiormq python3-msgpack, or set PYTHON")
 [ $need_openssl = 1 ] &&
   missing+=("no $openssl (the TLS tests): apt-get install -y openssl, or set OPENSSL")
+[ $need_redis_python = 1 ] &&
+  missing+=("$python cannot import channels_redis and cryptography (the Redis interop tests): apt-get install -y python3-channels-redis python3-cryptography")
+
+# Redis on 127.0.0.1:6379: started here when the server is installed and nothing listens.
+if [ $need_redis = 1 ]; then
+  missing+=("no redis-server (the Redis tests): apt-get install -y redis-server")
+elif ! listening 6379; then
+  if redis-server --port 6379 --bind 127.0.0.1 --save '' --appendonly no --daemonize yes >/dev/null 2>&1 &&
+    for _ in $(seq 1 50); do listening 6379 && break; sleep 0.1; done && listening 6379; then
+    say "started redis-server on 127.0.0.1:6379"
+  else
+    missing+=("Redis is not listening on 127.0.0.1:6379 and redis-server --daemonize yes did not start it: service redis-server start")
+  fi
+fi
 
 if [ ${#missing[@]} -gt 0 ]; then
   for line in "${missing[@]}"; do say "$line"; done
