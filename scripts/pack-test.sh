@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The pack test: what a user gets from the registry, checked before it gets there.
 #
-# Builds the four public packages, packs each with `npm pack` into a temporary directory, makes a
+# Builds the five public packages, packs each with `npm pack` into a temporary directory, makes a
 # scratch app outside the repository (mktemp -d), installs the tarballs there next to the LOWEST
 # versions the peer ranges allow (effect, @effect/platform, @effect/platform-node, @effect/cli:
 # other versions than the repository pins, from the npm registry), type-checks
@@ -24,7 +24,7 @@ PLATFORM=0.97.1
 PLATFORM_NODE=0.108.1
 CLI=0.77.0
 PRINTER=0.51.0
-PACKAGES=(core rabbitmq zeromq cli)
+PACKAGES=(core rabbitmq redis zeromq cli)
 
 log() { printf '\n== pack test: %s\n' "$*"; }
 fail() { printf '\npack test FAILED: %s\n' "$*" >&2; exit 1; }

@@ -1,17 +1,18 @@
 /**
  * Which channel layer the chat runs on, from the environment: `CHANNEL_LAYER=memory` (the
- * default: one process, no broker), `rabbitmq` or `zeromq`. With a broker transport, several chat
+ * default: one process, no broker), `rabbitmq`, `redis` or `zeromq`. With a broker transport, several chat
  * servers share their rooms.
  */
-import { type ChannelLayer, type Errors, InMemory } from "@channel-layer/core"
+import { type ChannelLayer, Errors, InMemory } from "@channel-layer/core"
 import { RabbitMQ, RabbitMQConnection } from "@channel-layer/rabbitmq"
+import { Redis, RedisConnection } from "@channel-layer/redis"
 import { ZeroMQ } from "@channel-layer/zeromq"
 import type { ConfigError } from "effect"
-import { Config, Context, Duration, Effect, Layer, Option } from "effect"
+import { Config, Context, Duration, Effect, Layer, Option, Schedule } from "effect"
 
 /**
  * What building the channel layer can fail with: an option out of range, a bad setting, or (with
- * RabbitMQ) a broker that refuses the server or cannot be reached within `STARTUP_TIMEOUT`.
+ * RabbitMQ or Redis) a broker that refuses the server or cannot be reached within `STARTUP_TIMEOUT`.
  */
 export type LayerError = Errors.InvalidOptions | ConfigError.ConfigError | Errors.ConnectionClosed | Errors.LayerClosed
 
@@ -62,8 +63,58 @@ const rabbitmq: Layer.Layer<ChannelLayer.ChannelLayer | LayerHealth, LayerError>
   )
 )
 
+/** The Redis URL the chat uses when `REDIS_URL` is not set. */
+export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+/**
+ * Redis from `REDIS_URL` (default redis://127.0.0.1:6379/0), its keys prefixed with `REDIS_PREFIX`
+ * (default `asgi`, channels_redis's: servers with different prefixes do not share rooms). The server
+ * starts only once it is connected, and fails naming the last connection error when Redis stays
+ * unreachable (or refuses it: a wrong password) for `STARTUP_TIMEOUT`. Later, while the layer
+ * reconnects, `LayerHealth` says so.
+ */
+const redis: Layer.Layer<ChannelLayer.ChannelLayer | LayerHealth, LayerError> = Layer.effect(
+  LayerHealth,
+  Effect.gen(function*() {
+    const connection = yield* RedisConnection.RedisConnection
+    const timeout = yield* startupTimeout
+    // awaitReady gives up after the layer's waitForConnection: wait again until STARTUP_TIMEOUT.
+    yield* connection.awaitReady.pipe(
+      Effect.retry({
+        while: (error) => error._tag === "ConnectionClosed",
+        schedule: Schedule.spaced(Duration.millis(100))
+      }),
+      Effect.timeout(timeout),
+      Effect.catchTag(
+        "TimeoutException",
+        () =>
+          Effect.flatMap(connection.lastError, (lastError) =>
+            new Errors.ConnectionClosed({
+              reason: `Redis not reachable within ${Duration.format(timeout)} (STARTUP_TIMEOUT)` +
+                (lastError === undefined ? "" : `: ${lastError}`)
+            }))
+      )
+    )
+    return {
+      problem: Effect.flatMap(connection.isReady, (ready) =>
+        ready
+          ? Effect.succeed(undefined)
+          : Effect.map(connection.lastError, (lastError) =>
+            "the chat server lost its connection to Redis and is reconnecting" +
+            (lastError === undefined ? "" : ` (${lastError})`)))
+    }
+  })
+).pipe(
+  Layer.provideMerge(
+    Redis.layerConfig({
+      hosts: Config.string("REDIS_URL").pipe(Config.withDefault(DEFAULT_REDIS_URL)),
+      prefix: Config.string("REDIS_PREFIX").pipe(Config.withDefault("asgi"))
+    })
+  )
+)
+
 /** The transports the chat can run on. */
-export const transports = ["memory", "rabbitmq", "zeromq"] as const
+export const transports = ["memory", "rabbitmq", "redis", "zeromq"] as const
 
 /** @see transports */
 export type Transport = (typeof transports)[number]
@@ -106,6 +157,8 @@ export const layerFor = (transport: Transport): Layer.Layer<ChannelLayer.Channel
       return Layer.merge(InMemory.layer(), alwaysHealthy)
     case "rabbitmq":
       return rabbitmq
+    case "redis":
+      return redis
     case "zeromq":
       return zeromq
   }

@@ -1,7 +1,8 @@
 /**
  * The chat in a real browser: Debian's chromium driven by playwright-core (no browser download),
  * two pages in one room, a line typed in one appears in the other: on two chat server processes
- * sharing the room through RabbitMQ (127.0.0.1, vhost asgi), and on one in-memory server; a page
+ * sharing the room through RabbitMQ (127.0.0.1, vhost asgi), two sharing it through Redis
+ * (127.0.0.1:6379 db 0, a key prefix of their own per run), and on one in-memory server; a page
  * that loses its server shows why and reconnects once it is back; lines are "mine" by websocket,
  * not by user name; nothing the page loads is missing (the icon). Saves a screenshot of each page
  * under examples/chat/test-results/.
@@ -9,6 +10,7 @@
 import { InMemory } from "@channel-layer/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { randomUUID } from "node:crypto"
 import { existsSync } from "node:fs"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
@@ -74,33 +76,47 @@ const screenshot = (page: Page, name: string) =>
     return path
   })
 
+/** Two pages on two chat server processes with this environment, one line each way. */
+const acrossTwoServers = (name: string, env: Record<string, string>) =>
+  Effect.gen(function*() {
+    const one = yield* spawnServer({ ...env, SERVER_NAME: "server-one" })
+    const two = yield* spawnServer({ ...env, SERVER_NAME: "server-two" })
+    const context = yield* browser
+    const alice = yield* Effect.promise(() => context.newPage())
+    const bob = yield* Effect.promise(() => context.newPage())
+    yield* join(alice, one.address, "alice")
+    yield* join(bob, two.address, "bob")
+
+    yield* say(alice, "Hello from Alice on server one")
+    yield* sees(bob, "Hello from Alice on server one")
+    yield* say(bob, "Hi Alice, Bob here on server two")
+    yield* sees(alice, "Hi Alice, Bob here on server two")
+
+    expect(yield* Effect.promise(() => alice.textContent("#status"))).toContain("via server-one")
+    expect(yield* Effect.promise(() => bob.textContent("#status"))).toContain("via server-two")
+    const crossed = yield* Effect.promise(() =>
+      bob.locator("#log li.message", { hasText: "Hello from Alice" }).textContent()
+    )
+    expect(crossed).toContain("server-one")
+    yield* screenshot(alice, `chat-${name}-alice.png`)
+    const path = yield* screenshot(bob, `chat-${name}-bob.png`)
+    expect(existsSync(path)).toBe(true)
+  })
+
 describe("chat in chromium", () => {
   it.scopedLive(
     "two pages on two chat servers joined through RabbitMQ: a line typed in one appears in the other",
+    () => acrossTwoServers("rabbitmq", { CHANNEL_LAYER: "rabbitmq" }),
+    90_000
+  )
+
+  it.scopedLive(
+    "two pages on two chat servers joined through Redis: a line typed in one appears in the other",
     () =>
-      Effect.gen(function*() {
-        const one = yield* spawnServer({ CHANNEL_LAYER: "rabbitmq", SERVER_NAME: "server-one" })
-        const two = yield* spawnServer({ CHANNEL_LAYER: "rabbitmq", SERVER_NAME: "server-two" })
-        const context = yield* browser
-        const alice = yield* Effect.promise(() => context.newPage())
-        const bob = yield* Effect.promise(() => context.newPage())
-        yield* join(alice, one.address, "alice")
-        yield* join(bob, two.address, "bob")
-
-        yield* say(alice, "Hello from Alice on server one")
-        yield* sees(bob, "Hello from Alice on server one")
-        yield* say(bob, "Hi Alice, Bob here on server two")
-        yield* sees(alice, "Hi Alice, Bob here on server two")
-
-        expect(yield* Effect.promise(() => alice.textContent("#status"))).toContain("via server-one")
-        expect(yield* Effect.promise(() => bob.textContent("#status"))).toContain("via server-two")
-        const crossed = yield* Effect.promise(() =>
-          bob.locator("#log li.message", { hasText: "Hello from Alice" }).textContent()
-        )
-        expect(crossed).toContain("server-one")
-        yield* screenshot(alice, "chat-rabbitmq-alice.png")
-        const path = yield* screenshot(bob, "chat-rabbitmq-bob.png")
-        expect(existsSync(path)).toBe(true)
+      acrossTwoServers("redis", {
+        CHANNEL_LAYER: "redis",
+        REDIS_URL: "redis://127.0.0.1:6379/0",
+        REDIS_PREFIX: `chat-browser-${randomUUID()}`
       }),
     90_000
   )
