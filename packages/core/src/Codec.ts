@@ -162,14 +162,28 @@ export const decodeSettingAside = (
   MessageDecodeError
 > => {
   const setAside: Record<string, MessageValue> = {}
-  let message: Record<string, unknown> | undefined
-  try {
-    const reader = new Reader(bytes)
-    message = reader.mapSettingAside((key, value) => {
+  return Either.map(
+    readMessage(bytes, (key, value) => {
       if (!aside.includes(key)) return false
       setAside[key] = value as MessageValue
       return true
-    })
+    }),
+    (message) => ({ message, aside: setAside })
+  )
+}
+
+/**
+ * Reads a msgpack map with string keys and a string `type`, handing each top-level entry to
+ * `setAside` first: the entries it takes (`true`) stay out of the message. Never throws.
+ */
+const readMessage = (
+  bytes: Uint8Array,
+  setAside: (key: string, value: unknown) => boolean
+): Either.Either<Message, MessageDecodeError> => {
+  let message: Record<string, unknown> | undefined
+  try {
+    const reader = new Reader(bytes)
+    message = reader.mapSettingAside(setAside)
     if (!reader.atEnd) return fail("trailing bytes after the msgpack value")
   } catch (error) {
     if (error instanceof MsgpackError) return fail(`not valid msgpack: ${error.message}`)
@@ -177,7 +191,7 @@ export const decodeSettingAside = (
   }
   if (message === undefined) return fail("the body is not a msgpack map")
   if (typeof message.type !== "string") return fail("the message has no string \"type\"")
-  return Either.right({ message: message as Message, aside: setAside })
+  return Either.right(message as Message)
 }
 
 const fail = (reason: string, cause?: unknown) =>
@@ -196,44 +210,36 @@ export const decode = (bytes: Uint8Array): Either.Either<Decoded, MessageDecodeE
   let channel: unknown = undefined
   let group: unknown = undefined
   let expiresAt: unknown = undefined
-  let message: Record<string, unknown> | undefined
-  try {
-    const reader = new Reader(bytes)
-    message = reader.mapSettingAside((key, value) => {
-      switch (key) {
-        case CHANNEL_KEY:
-          channel = value
-          return true
-        case GROUP_KEY:
-          group = value
-          return true
-        case EXPIRES_KEY:
-          expiresAt = value
-          return true
-        default:
-          return false
-      }
-    })
-    if (!reader.atEnd) return fail("trailing bytes after the msgpack value")
-  } catch (error) {
-    if (error instanceof MsgpackError) return fail(`not valid msgpack: ${error.message}`)
-    return fail("not valid msgpack", error)
-  }
-  if (message === undefined) return fail("the body is not a msgpack map")
-  if (typeof message.type !== "string") return fail("the message has no string \"type\"")
+  const read = readMessage(bytes, (key, value) => {
+    switch (key) {
+      case CHANNEL_KEY:
+        channel = value
+        return true
+      case GROUP_KEY:
+        group = value
+        return true
+      case EXPIRES_KEY:
+        expiresAt = value
+        return true
+      default:
+        return false
+    }
+  })
+  if (Either.isLeft(read)) return Either.left(read.left)
+  const message = read.right
   if (expiresAt !== undefined && typeof expiresAt !== "number") return fail(`${EXPIRES_KEY} is not a number`)
   if (typeof channel === "string" && group === undefined) {
     return Either.right(
       expiresAt === undefined
-        ? { message: message as Message, channel }
-        : { message: message as Message, channel, expiresAt }
+        ? { message, channel }
+        : { message, channel, expiresAt }
     )
   }
   if (typeof group === "string" && channel === undefined) {
     return Either.right(
       expiresAt === undefined
-        ? { message: message as Message, group }
-        : { message: message as Message, group, expiresAt }
+        ? { message, group }
+        : { message, group, expiresAt }
     )
   }
   return fail(`the body needs exactly one string ${CHANNEL_KEY} or ${GROUP_KEY}`)
