@@ -61,7 +61,7 @@ describe("Redis options", () => {
       const dir = mkdtempSync(join(tmpdir(), "redis-unix-"))
       const socket = join(dir, "redis.sock")
       yield* Effect.acquireRelease(
-        Effect.async<void, Error>((resume) => {
+        Effect.async<() => void, Error>((resume) => {
           const child = spawn("redis-server", [
             "--port",
             "0",
@@ -75,12 +75,11 @@ describe("Redis options", () => {
           let out = ""
           child.stdout.on("data", (chunk: Buffer) => {
             out += chunk.toString()
-            if (/ready to accept connections/i.test(out)) resume(Effect.succeed(undefined))
+            if (/ready to accept connections/i.test(out)) resume(Effect.succeed(() => child.kill("SIGKILL")))
           })
           child.on("exit", () => resume(Effect.fail(new Error(`redis-server exited: ${out}`))))
-          stop = () => child.kill("SIGKILL")
         }),
-        () => Effect.sync(() => stop())
+        (stop) => Effect.sync(stop)
       )
       const services = yield* Effect.orDie(Redis.make({ hosts: [`unix://${socket}?db=3`] }))
       const layer = services.channelLayer
@@ -93,5 +92,3 @@ describe("Redis options", () => {
       expect(String(yield* services.connection.command(["CLIENT", "INFO"]))).toContain("db=3")
     }))
 })
-
-let stop = () => {}
