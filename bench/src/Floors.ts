@@ -4,6 +4,7 @@
  */
 import * as EffectQueue from "./floors/EffectQueue.js"
 import * as RawAmqp from "./floors/RawAmqp.js"
+import * as RawRedis from "./floors/RawRedis.js"
 import * as RawZeroMQ from "./floors/RawZeroMQ.js"
 import type { Scenario } from "./Scenario.js"
 
@@ -17,6 +18,10 @@ export {
    */
   RawAmqp,
   /**
+   * @since 0.2.0
+   */
+  RawRedis,
+  /**
    * @since 0.1.0
    */
   RawZeroMQ
@@ -29,4 +34,4 @@ export {
  * @since 0.1.0
  * @category scenarios
  */
-export const floors: ReadonlyArray<Scenario> = [RawAmqp.latencyFloor, RawZeroMQ.latencyFloor]
+export const floors: ReadonlyArray<Scenario> = [RawAmqp.latencyFloor, RawZeroMQ.latencyFloor, RawRedis.latencyFloor]

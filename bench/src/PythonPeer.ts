@@ -1,12 +1,13 @@
 /**
- * The Python layer as a row of the bench: Django's channels_rabbitmq, driven through the same
- * point-to-point, fan-out and latency scenarios as our layers by `bench/python/channels_rabbitmq_peer.py`
+ * The Python layers as rows of the bench: Django's channels_rabbitmq and channels_redis, driven
+ * through the same point-to-point, fan-out and latency scenarios as our layers by
+ * `bench/python/channel_layer_peer.py`
  * (one JSON command per line on its stdin, one JSON answer per line on its stdout), in rounds
  * interleaved with ours so that both see the same machine.
  *
- * It runs when a Python that can import `channels_rabbitmq` is found: `$BENCH_PYTHON` when set,
+ * A peer runs when a Python that can import its layer is found: `$BENCH_PYTHON` when set,
  * otherwise `python3`, then Debian's `/usr/bin/python3`. channels_rabbitmq and its AMQP client
- * carehare are not packaged by Debian: put their sources on `PYTHONPATH` (see {@link enable}).
+ * carehare are not packaged by Debian: put their sources on `PYTHONPATH` (see {@link layers}).
  * Without them, the rows that compare with it say they were not run and how to enable them.
  * @since 0.2.0
  */
@@ -20,19 +21,27 @@ import type { LatencySummary } from "./Stats.js"
 import { summarize } from "./Stats.js"
 
 /**
- * The label of the Python layer's rows and floors.
+ * The Python layers the bench can drive: their module (and row label), and how to install them.
  * @since 0.2.0
  * @category names
  */
-export const label = "channels_rabbitmq"
+export const layers = {
+  rabbitmq: {
+    label: "channels_rabbitmq",
+    enable: "apt-get install python3-django-channels python3-msgpack python3-pamqp, put the sources of " +
+      "channels_rabbitmq 4 and carehare on PYTHONPATH (or set BENCH_PYTHON to a python3 that imports them)"
+  },
+  redis: {
+    label: "channels_redis",
+    enable: "apt-get install python3-channels-redis (or set BENCH_PYTHON to a python3 that imports it)"
+  }
+} as const
 
 /**
- * How to make the Python rows run, for the table's note.
  * @since 0.2.0
  * @category names
  */
-export const enable = "apt-get install python3-django-channels python3-msgpack python3-pamqp, put the sources of " +
-  "channels_rabbitmq 4 and carehare on PYTHONPATH (or set BENCH_PYTHON to a python3 that imports them)"
+export type Layer = keyof typeof layers
 
 /**
  * A running Python peer: two channels_rabbitmq layers on the bench's broker, one sending, one
@@ -62,35 +71,37 @@ export type Availability =
   | { readonly _tag: "Running"; readonly peer: PythonPeer }
   | { readonly _tag: "Unavailable"; readonly reason: string }
 
-const script = fileURLToPath(new URL("../python/channels_rabbitmq_peer.py", import.meta.url))
+const script = fileURLToPath(new URL("../python/channel_layer_peer.py", import.meta.url))
 
-/** The first Python that imports channels_rabbitmq, or what the last one said. */
-const findPython = (): { readonly python: string } | { readonly reason: string } => {
+/** The first Python that imports the layer's module, or what the last one said. */
+const findPython = (module: string): { readonly python: string } | { readonly reason: string } => {
   const candidates = process.env.BENCH_PYTHON !== undefined
     ? [process.env.BENCH_PYTHON]
     : ["python3", "/usr/bin/python3"]
   let reason = "no python3 found"
   for (const python of candidates) {
-    const probe = spawnSync(python, ["-c", "import channels_rabbitmq, channels"], { encoding: "utf8", timeout: 20_000 })
+    const probe = spawnSync(python, ["-c", `import ${module}, channels`], { encoding: "utf8", timeout: 20_000 })
     if (probe.error === undefined && probe.status === 0) return { python }
     reason = probe.error !== undefined
       ? `${python}: ${probe.error.message}`
-      : `${python} cannot import channels_rabbitmq (${probe.stderr.trim().split("\n").pop() ?? "no output"})`
+      : `${python} cannot import ${module} (${probe.stderr.trim().split("\n").pop() ?? "no output"})`
   }
   return { reason }
 }
 
 /**
- * Starts the peer on `amqpUrl` in the scope (it quits when the scope closes), or says why not.
+ * Starts the peer of `layer` on `url` in the scope (it quits when the scope closes), or says why
+ * not.
  * @since 0.2.0
  * @category constructors
  */
-export const open = (amqpUrl: string): Effect.Effect<Availability, never, Scope.Scope> =>
+export const open = (layer: Layer, url: string): Effect.Effect<Availability, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const found = findPython()
+    const { enable, label } = layers[layer]
+    const found = findPython(label)
     if ("reason" in found) return { _tag: "Unavailable", reason: `${found.reason}; to enable: ${enable}` } as const
     const child = yield* Effect.acquireRelease(
-      Effect.sync(() => spawn(found.python, [script, amqpUrl], { stdio: ["pipe", "pipe", "pipe"] })),
+      Effect.sync(() => spawn(found.python, [script, layer, url], { stdio: ["pipe", "pipe", "pipe"] })),
       (child) =>
         Effect.sync(() => {
           if (child.exitCode === null) {

@@ -162,12 +162,27 @@ export const formatNumber = (value: number): string => {
 }
 
 /**
- * The results as an aligned text table.
+ * The line above a `--quick` table: its counts are too small and its runs too short to judge a
+ * target, so its last column says only whether the value was on the right side of it.
  * @since 0.1.0
  * @category formatting
  */
-export const table = (results: ReadonlyArray<Row>, failures: ReadonlyArray<ScenarioOutcome>): string => {
-  const header = ["scenario", "transport", "metric", "value", "floor", "ratio", "target", "pass"]
+export const QUICK_NOTE = "quick run: small counts, short runs, one process: these rows are indicative only; " +
+  "targets are judged by a full run (npm run bench)"
+
+/**
+ * The results as an aligned text table. With `quick`, the rows are marked indicative: no row is a
+ * FAIL, the last column (`indicative`) says `met` or `below` instead.
+ * @since 0.1.0
+ * @category formatting
+ */
+export const table = (
+  results: ReadonlyArray<Row>,
+  failures: ReadonlyArray<ScenarioOutcome>,
+  options: { readonly quick?: boolean } = {}
+): string => {
+  const quick = options.quick === true
+  const header = ["scenario", "transport", "metric", "value", "floor", "ratio", "target", quick ? "indicative" : "pass"]
   const body = results.map((r) => [
     r.scenario,
     r.transport,
@@ -176,14 +191,19 @@ export const table = (results: ReadonlyArray<Row>, failures: ReadonlyArray<Scena
     r.floorValue !== undefined ? formatNumber(r.floorValue) : r.floor ? "(not run)" : "-",
     r.ratio !== undefined ? r.ratio.toFixed(2) : "-",
     r.targetText ?? "-",
-    r.pass === undefined ? (r.target ? "?" : "-") : r.pass ? "pass" : "FAIL"
+    r.pass === undefined ? (r.target ? "?" : "-") : quick ? (r.pass ? "met" : "below") : r.pass ? "pass" : "FAIL"
   ])
   const all = [header, ...body]
   const numeric = new Set([3, 4, 5])
   const widths = header.map((_, i) => Math.max(...all.map((row) => row[i].length)))
   const line = (row: ReadonlyArray<string>) =>
     row.map((cell, i) => numeric.has(i) ? cell.padStart(widths[i]) : cell.padEnd(widths[i])).join("  ").trimEnd()
-  const lines = [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)]
+  const lines = [
+    ...(quick ? [QUICK_NOTE, ""] : []),
+    line(header),
+    widths.map((w) => "-".repeat(w)).join("  "),
+    ...body.map(line)
+  ]
   for (const failure of failures) lines.push(`${failure.name}: ERROR ${failure.error}`)
   return lines.join("\n")
 }

@@ -262,10 +262,11 @@ const runAll = async (args: ReturnType<typeof parse>, shared: Transports.Shared)
   const busy = loadAtStart[0] > report.machine.cpus / 2
   // One line per note, once: the scenarios of a transport share a reason (the Python peer's).
   const notes = [...new Set(outcomes.flatMap((o) => o.notes ?? []))]
-  const text = table(results, failures) + notes.map((note) => `\nnote: ${note}`).join("") + (busy
-    ? `\n\nnote: load average ${loadAtStart[0].toFixed(1)} on ${report.machine.cpus} CPUs before the run: ` +
-      "other processes may have skewed these numbers"
-    : "")
+  const text = table(results, failures, { quick: config.quick }) + notes.map((note) => `\nnote: ${note}`).join("") +
+    (busy
+      ? `\n\nnote: load average ${loadAtStart[0].toFixed(1)} on ${report.machine.cpus} CPUs before the run: ` +
+        "other processes may have skewed these numbers"
+      : "")
   await mkdir(path.dirname(args.out), { recursive: true })
   await writeFile(args.out, JSON.stringify(report, null, 2) + "\n")
   if (args.json) {

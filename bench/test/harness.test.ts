@@ -168,6 +168,25 @@ describe("Report.rows", () => {
     expect(Report.table(results, [])).toContain("(not run)")
   })
 
+  it("a --quick table says its rows are indicative and marks none as FAIL; a full one keeps pass/FAIL", () => {
+    const results = Report.rows([
+      throughput("floor", "raw", 1000),
+      throughput("fast", "layer", 950, { floor: "floor", target: { kind: "ratio-at-least", value: 0.9 } }),
+      throughput("slow", "layer", 500, { floor: "floor", target: { kind: "ratio-at-least", value: 0.9 } })
+    ])
+    const quick = Report.table(results, [], { quick: true })
+    expect(quick.split("\n")[0]).toBe(Report.QUICK_NOTE)
+    expect(quick).toContain("indicative only")
+    expect(quick).not.toContain("FAIL")
+    expect(quick).not.toMatch(/\bpass\b/)
+    expect(quick).toMatch(/^fast .* met$/m)
+    expect(quick).toMatch(/^slow .* below$/m)
+    const full = Report.table(results, [])
+    expect(full).not.toContain("indicative")
+    expect(full).toMatch(/^fast .* pass$/m)
+    expect(full).toMatch(/^slow .* FAIL$/m)
+  })
+
   it("checks a latency target against the floor it names, and the ratio against the row's own floor", () => {
     const results = Report.rows([
       ...latency("floor-zmq", "zeromq", { p50: 0.05, p99: 0.2, p999: 1, max: 3 }),

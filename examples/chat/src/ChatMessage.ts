@@ -14,7 +14,12 @@ export const Said = Schema.Struct({
   /** The server the sender is connected to, so the demo shows messages crossing servers. */
   server: Schema.String,
   /** Milliseconds since the epoch, on the sender's server. */
-  at: Schema.Number
+  at: Schema.Number,
+  /**
+   * The sender's websocket (a random id its page got in `chat.welcome`): the page marks its own
+   * lines by it, not by the user name, which two people may share.
+   */
+  connection: Schema.optionalWith(Schema.String, { exact: true })
 })
 
 /** Someone entered the room. */

@@ -8,13 +8,25 @@
 import { ChannelLayer, TypedChannel } from "@channel-layer/core"
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse, Socket } from "@effect/platform"
 import { Config, Effect, Layer, Option, Schema } from "effect"
+import { randomUUID } from "node:crypto"
 import { fileURLToPath } from "node:url"
 import { ChatMessage, ClientFrame, RoomName, UserName } from "./ChatMessage.js"
+import { LayerHealth } from "./Transport.js"
 
 /** The typed view of the layer for the chat's messages (encode on send, decode on receive). */
 const chat = TypedChannel.make(ChatMessage)
 
 const indexHtml = fileURLToPath(new URL("../public/index.html", import.meta.url))
+const favicon = fileURLToPath(new URL("../public/favicon.svg", import.meta.url))
+
+/** Why the channel layer cannot carry messages now, if it cannot (always usable without `LayerHealth`). */
+const layerProblem = Effect.flatMap(
+  Effect.serviceOption(LayerHealth),
+  Option.match({ onNone: () => Effect.succeed(undefined), onSome: (health) => health.problem })
+)
+
+/** The close code that tells the page to come back later (1013, "try again later"). */
+const TRY_AGAIN_LATER = 1013
 
 const decodeFrame = Schema.decodeUnknownEither(ClientFrame)
 
@@ -31,15 +43,36 @@ const session = (socket: Socket.Socket, room: string, user: string, server: stri
     const write = yield* socket.writer
     const writeJson = (value: unknown) => write(JSON.stringify(value))
     const now = () => Date.now()
+    const connection = randomUUID()
 
-    const channel = yield* layer.newChannel("chat")
-    yield* Effect.acquireRelease(
-      layer.groupAdd(room, channel),
-      () =>
-        chat.groupSend(room, { type: "chat.leave", room, user, server, at: now() }).pipe(
-          Effect.zipRight(layer.groupDiscard(room, channel)),
-          Effect.catchAll((error) => Effect.logWarning("could not leave the room cleanly", error))
-        )
+    // The layer cannot carry messages: say why to the page, which shows it and tries again later.
+    const unavailable = (reason: string) =>
+      Effect.zipRight(
+        writeJson({ type: "chat.unavailable", reason }).pipe(
+          Effect.zipRight(write(new Socket.CloseEvent(TRY_AGAIN_LATER, "channel layer unavailable"))),
+          Effect.forkScoped
+        ),
+        socket.runRaw(() => Effect.void).pipe(Effect.ignore)
+      )
+    const problem = yield* layerProblem
+    if (problem !== undefined) {
+      yield* Effect.logWarning(`refusing a websocket: ${problem}`)
+      return yield* unavailable(problem)
+    }
+    const joined = yield* layer.newChannel("chat").pipe(
+      Effect.tap((channel) => layer.groupAdd(room, channel)),
+      Effect.either
+    )
+    if (joined._tag === "Left") {
+      yield* Effect.logWarning("could not join the room", joined.left)
+      return yield* unavailable(`the chat server could not join the room: ${joined.left.message}`)
+    }
+    const channel = joined.right
+    yield* Effect.addFinalizer(() =>
+      chat.groupSend(room, { type: "chat.leave", room, user, server, at: now() }).pipe(
+        Effect.zipRight(layer.groupDiscard(room, channel)),
+        Effect.catchAll((error) => Effect.logWarning("could not leave the room cleanly", error))
+      )
     )
     yield* Effect.logInfo("joined").pipe(Effect.annotateLogs({ channel }))
 
@@ -58,7 +91,7 @@ const session = (socket: Socket.Socket, room: string, user: string, server: stri
     )
 
     // The socket opens when `runRaw` starts (writes wait for it), so greet from another fiber.
-    yield* writeJson({ type: "chat.welcome", room, user, server }).pipe(
+    yield* writeJson({ type: "chat.welcome", room, user, server, connection }).pipe(
       Effect.zipRight(chat.groupSend(room, { type: "chat.join", room, user, server, at: now() })),
       Effect.catchAll((error) => Effect.logWarning("could not announce the join", error)),
       Effect.forkScoped
@@ -69,7 +102,8 @@ const session = (socket: Socket.Socket, room: string, user: string, server: stri
       if (frame._tag === "Left") {
         return writeJson({ type: "chat.error", reason: "send {\"text\": \"...\"} with 1 to 2000 characters" })
       }
-      return chat.groupSend(room, { type: "chat.message", room, user, text: frame.right.text, server, at: now() }).pipe(
+      const said = { type: "chat.message", room, user, text: frame.right.text, server, at: now(), connection } as const
+      return chat.groupSend(room, said).pipe(
         Effect.catchAll((error) =>
           Effect.zipRight(
             Effect.logWarning("could not send to the room", error),
@@ -104,12 +138,21 @@ const websocket = (server: string) =>
     return HttpServerResponse.empty()
   })
 
-/** The routes of the chat: the page, the websocket and a health check. */
+/** `ok` (200) while the channel layer is usable, else why not (503). */
+const healthz = Effect.map(
+  layerProblem,
+  (problem) =>
+    problem === undefined ? HttpServerResponse.text("ok\n") : HttpServerResponse.text(`${problem}\n`, { status: 503 })
+)
+
+/** The routes of the chat: the page, its icon, the websocket and a health check. */
 export const router = (server: string) =>
   HttpRouter.empty.pipe(
     HttpRouter.get("/", HttpServerResponse.file(indexHtml)),
+    HttpRouter.get("/favicon.svg", HttpServerResponse.file(favicon, { contentType: "image/svg+xml" })),
+    HttpRouter.get("/favicon.ico", HttpServerResponse.file(favicon, { contentType: "image/svg+xml" })),
     HttpRouter.get("/ws", websocket(server)),
-    HttpRouter.get("/healthz", Effect.succeed(HttpServerResponse.text("ok\n")))
+    HttpRouter.get("/healthz", healthz)
   )
 
 /**

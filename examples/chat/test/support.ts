@@ -109,10 +109,13 @@ export interface ServerProcess {
 
 const exampleDir = fileURLToPath(new URL("..", import.meta.url))
 
-/** Starts `src/main.ts` on a free port with this environment, for the current scope; waits until it listens. */
-export const spawnServer = (env: Record<string, string>) =>
+/**
+ * Starts `src/main.ts` with this environment on `port` (default: a free one), for the current
+ * scope; waits until it listens.
+ */
+export const spawnServer = (env: Record<string, string>, chosenPort?: number) =>
   Effect.gen(function*() {
-    const port = yield* freePort
+    const port = chosenPort ?? (yield* freePort)
     const child = yield* Effect.acquireRelease(
       Effect.sync(() =>
         // node itself with tsx's loader (not the tsx bin, a wrapper whose child would outlive a SIGKILL).

@@ -7,11 +7,43 @@
 import { ChannelLayer } from "@channel-layer/core"
 import type { RabbitMQConnection } from "@channel-layer/rabbitmq"
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Config, Duration, Effect, type Layer, Schema } from "effect"
+import { Config, Data, Duration, Effect, Either, type Layer, ParseResult, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import * as Jobs from "./Jobs.js"
 
-const JobRequest = Schema.Struct({ text: Schema.String.pipe(Schema.maxLength(100_000)) })
+const MAX_TEXT = 100_000
+
+const JobRequest = Schema.Struct({
+  text: Schema.String.annotations({ message: () => "must be a string" }).pipe(
+    Schema.maxLength(MAX_TEXT, { message: () => `must be at most ${MAX_TEXT} characters` })
+  )
+})
+
+/** A request the handler cannot take, with a one-line reason naming the field. */
+class BadRequest extends Data.TaggedError("BadRequest")<{ readonly reason: string }> {}
+
+const USAGE = "send {\"text\": \"...\"} as JSON"
+
+/** The body as a `JobRequest`, or a one-line reason: not JSON, not an object, a field missing or of the wrong type. */
+export const parseJobRequest = (body: string): Either.Either<typeof JobRequest.Type, BadRequest> => {
+  let json: unknown
+  try {
+    json = JSON.parse(body)
+  } catch {
+    return Either.left(new BadRequest({ reason: `the body is not JSON: ${USAGE}` }))
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    return Either.left(new BadRequest({ reason: `the body must be a JSON object: ${USAGE}` }))
+  }
+  return Schema.decodeUnknownEither(JobRequest)(json).pipe(
+    Either.mapLeft((error) => {
+      const [issue] = ParseResult.ArrayFormatter.formatErrorSync(error)
+      const field = issue === undefined || issue.path.length === 0 ? "the body" : issue.path.join(".")
+      const problem = issue === undefined ? "is invalid" : issue._tag === "Missing" ? "is missing" : issue.message
+      return new BadRequest({ reason: `${field} ${problem}: ${USAGE}` })
+    })
+  )
+}
 
 const decodeResult = Schema.decodeUnknown(Jobs.JobResult)
 
@@ -19,7 +51,8 @@ const decodeResult = Schema.decodeUnknown(Jobs.JobResult)
 const jobTimeout = Config.duration("JOB_TIMEOUT").pipe(Config.withDefault(Duration.seconds(30)))
 
 const submit = Effect.gen(function*() {
-  const request = yield* HttpServerRequest.schemaBodyJson(JobRequest)
+  const body = yield* Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => request.text)
+  const request = yield* parseJobRequest(body)
   const layer = yield* ChannelLayer.ChannelLayer
   const timeout = yield* jobTimeout
   const id = randomUUID()
@@ -30,7 +63,8 @@ const submit = Effect.gen(function*() {
   return yield* HttpServerResponse.json({ id, result: answer })
 }).pipe(
   Effect.catchTags({
-    ParseError: (error) => HttpServerResponse.json({ error: error.message }, { status: 400 }),
+    BadRequest: (error) => HttpServerResponse.json({ error: error.reason }, { status: 400 }),
+    ParseError: (error) => HttpServerResponse.json({ error: error.message }, { status: 502 }),
     RequestError: (error) => HttpServerResponse.json({ error: error.message }, { status: 400 }),
     TimeoutException: () => HttpServerResponse.json({ error: "no worker answered in time" }, { status: 504 })
   }),

@@ -7,7 +7,7 @@ import { HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Context, Effect, Fiber, Layer } from "effect"
-import { spawn } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import { createHash, randomBytes } from "node:crypto"
 import { createServer } from "node:http"
 import { fileURLToPath } from "node:url"
@@ -100,4 +100,60 @@ describe("job queue on RabbitMQ", () => {
       }),
     90_000
   )
+})
+
+describe("job queue: bad input", () => {
+  const postRaw = (url: string, body: string) =>
+    Effect.promise(async () => {
+      const response = await fetch(`${url}/jobs`, { method: "POST", body })
+      return { status: response.status, error: (await response.json() as { error: string }).error }
+    })
+
+  it.scopedLive(
+    "answers 400 with one line naming the field: not JSON, not an object, missing, wrong type, too long",
+    () =>
+      Effect.gen(function*() {
+        const web = yield* startWeb.pipe(Effect.withConfigProvider(ConfigProvider.fromJson({ JOBS_QUEUE: queue })))
+        const cases: ReadonlyArray<readonly [string, string]> = [
+          ["text=hello", "the body is not JSON: send {\"text\": \"...\"} as JSON"],
+          ["", "the body is not JSON: send {\"text\": \"...\"} as JSON"],
+          ["[\"hello\"]", "the body must be a JSON object: send {\"text\": \"...\"} as JSON"],
+          ["{}", "text is missing: send {\"text\": \"...\"} as JSON"],
+          ["{\"nope\": true}", "text is missing: send {\"text\": \"...\"} as JSON"],
+          ["{\"text\": 42}", "text must be a string: send {\"text\": \"...\"} as JSON"],
+          [
+            JSON.stringify({ text: "x".repeat(100_001) }),
+            "text must be at most 100000 characters: send {\"text\": \"...\"} as JSON"
+          ]
+        ]
+        for (const [body, reason] of cases) {
+          const answer = yield* postRaw(web.url, body)
+          expect({ body: body.slice(0, 20), ...answer }).toEqual({
+            body: body.slice(0, 20),
+            status: 400,
+            error: reason
+          })
+          expect(answer.error).not.toContain("\n")
+        }
+      }),
+    30_000
+  )
+})
+
+describe("job queue: a broker that refuses it", () => {
+  for (const [program, who] of [["src/web-main.ts", "web server"], ["src/worker-main.ts", "worker"]] as const) {
+    it(`the ${who} exits 1 with one line naming the missing vhost and the fix`, () => {
+      const result = spawnSync(process.execPath, ["--conditions=channel-layer-source", "--import", "tsx", program], {
+        cwd: exampleDir,
+        env: { ...process.env, AMQP_URL: "amqp://guest:guest@127.0.0.1:5672/no-such-vhost", PORT: "0" },
+        encoding: "utf8",
+        timeout: 60_000
+      })
+      const output = `${result.stdout}${result.stderr}`
+      expect(result.status, output).toBe(1)
+      const line = output.split("\n").find((l) => l.includes(`the job ${who} cannot start`))
+      expect(line).toContain("the broker refused to open the virtual host no-such-vhost")
+      expect(line).toContain("rabbitmqctl add_vhost no-such-vhost")
+    }, 60_000)
+  }
 })

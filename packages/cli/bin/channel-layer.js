@@ -2,8 +2,8 @@
 /* global URL */
 // The `channel-layer` command. Where tsx is installed (a checkout of the repository after npm ci)
 // it runs the TypeScript sources through tsx's loader, with the channel-layer-source export
-// condition, so that a dist/ left over from an earlier build is never run by mistake. Without tsx
-// (the published package) it runs the built dist/bin.js. Either way in this process: SIGINT and
+// condition, so that a dist/ left over from an earlier build is never run by mistake. Installed as a
+// package (or without tsx) it runs the built dist/bin.js. Either way in this process: SIGINT and
 // SIGTERM reach the program itself, once, and it stops cleanly.
 import { existsSync } from "node:fs"
 import { register } from "node:module"
@@ -22,7 +22,10 @@ const sourceCondition = `export const resolve = (specifier, context, next) =>
   next(specifier, { ...context, conditions: [...context.conditions, "channel-layer-source"] })`
 
 const source = new URL("../src/bin.ts", import.meta.url)
-const tsx = existsSync(fileURLToPath(source)) ? resolveTsx() : undefined
+// Installed from the registry (under node_modules, symlinks resolved) it always runs dist/, even
+// when the application has tsx of its own.
+const installed = fileURLToPath(import.meta.url).split(/[\\/]/).includes("node_modules")
+const tsx = !installed && existsSync(fileURLToPath(source)) ? resolveTsx() : undefined
 if (tsx === undefined) {
   await import(new URL("../dist/bin.js", import.meta.url).href)
 } else {

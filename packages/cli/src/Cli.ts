@@ -141,7 +141,7 @@ const help = Command.make(
 export const command = Command.make(name).pipe(
   Command.withDescription(
     "Send to, and listen on, a channel layer (Django Channels' messaging, in TypeScript on Effect): poke a " +
-      "running system, a Django one on channels_rabbitmq included. `channel-layer COMMAND --help` shows a " +
+      "running system, a Django one on channels_rabbitmq or channels_redis included. `channel-layer COMMAND --help` shows a " +
       "command's options."
   ),
   Command.withSubcommands([send, groupSend, listen, selfTest, help])

@@ -7,6 +7,7 @@
 import { type ChannelLayer, type Errors, InMemory } from "@channel-layer/core"
 import * as CommandLine from "@channel-layer/core/CommandLine"
 import { RabbitMQ } from "@channel-layer/rabbitmq"
+import { Redis } from "@channel-layer/redis"
 import { ZeroMQ } from "@channel-layer/zeromq"
 import { HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Config, Effect, Option } from "effect"
@@ -18,7 +19,7 @@ import type { Duration, Layer } from "effect"
  * @since 0.1.0
  * @category models
  */
-export const transports = ["memory", "rabbitmq", "zeromq"] as const
+export const transports = ["memory", "rabbitmq", "redis", "zeromq"] as const
 
 /**
  * @since 0.1.0
@@ -38,8 +39,12 @@ export interface TransportOptions {
   readonly urls: ReadonlyArray<string>
   /** RabbitMQ groups exchange (`--groups-exchange`). */
   readonly groupsExchange: Option.Option<string>
-  /** How long to wait for the broker before failing with ConnectionClosed (`--wait`). */
+  /** How long to wait for RabbitMQ or Redis before failing with ConnectionClosed (`--wait`). */
   readonly wait: Option.Option<Duration.Duration>
+  /** The Redis server (`--redis-url`, env `REDIS_URL`); none: the Redis layer's default. */
+  readonly redisUrl: Option.Option<string>
+  /** The prefix of the Redis keys (`--redis-prefix`, env `REDIS_PREFIX`); none: the layer's default, `asgi`. */
+  readonly redisPrefix: Option.Option<string>
   /** ZeroMQ: the proxy's PULL address producers push to (`--zmq-push`, env `ZMQ_PUSH`). */
   readonly zmqPush: Option.Option<string>
   /** ZeroMQ: the PUB address consumers subscribe to (`--zmq-sub`, env `ZMQ_SUB`). */
@@ -66,9 +71,9 @@ const repeatedOrEnv = (name: string, pseudoName: string, env: string, list: bool
     Options.mapEffect((given) => given.length > 0 ? Effect.succeed(given) : fromEnv(env, list))
   )
 
-const optionalOrEnv = (name: string, env: string) =>
+const optionalOrEnv = (name: string, env: string, pseudoName = "ADDRESS") =>
   Options.text(name).pipe(
-    Options.withPseudoName("ADDRESS"),
+    Options.withPseudoName(pseudoName),
     Options.withFallbackConfig(Config.string(env)),
     Options.optional
   )
@@ -101,7 +106,19 @@ export const options: Options.Options<TransportOptions> = Options.all({
   wait: CommandLine.duration("wait").pipe(
     Options.optional,
     Options.withDescription(
-      `how long to wait for RabbitMQ before failing (default 10s): ${CommandLine.durationSyntax()}`
+      `how long to wait for RabbitMQ or Redis before failing (default 10s): ${CommandLine.durationSyntax()}`
+    )
+  ),
+  redisUrl: optionalOrEnv("redis-url", "REDIS_URL", "URL").pipe(
+    Options.withDescription(
+      "the Redis server, redis://[:password@]host[:port][/db], rediss://... or unix://... " +
+        "(env REDIS_URL; default redis://localhost:6379). A password here shows in ps to every user: give it in REDIS_URL"
+    )
+  ),
+  redisPrefix: optionalOrEnv("redis-prefix", "REDIS_PREFIX", "PREFIX").pipe(
+    Options.withDescription(
+      "the prefix of the Redis keys (env REDIS_PREFIX; default asgi, channels_redis's): " +
+        "only processes with the same prefix see each other"
     )
   ),
   zmqPush: optionalOrEnv("zmq-push", "ZMQ_PUSH").pipe(
@@ -133,7 +150,7 @@ export const options: Options.Options<TransportOptions> = Options.all({
 
 /**
  * The `ChannelLayer` of the transport options: in-memory (this process only, for `self-test`),
- * RabbitMQ, or ZeroMQ (dedicated when the proxy's two addresses are given, else embedded).
+ * RabbitMQ, Redis, or ZeroMQ (dedicated when the proxy's two addresses are given, else embedded).
  *
  * @since 0.1.0
  * @category layers
@@ -149,6 +166,12 @@ export const layer = (options: TransportOptions): Layer.Layer<ChannelLayer.Chann
           onNone: () => ({}),
           onSome: (groupsExchange) => ({ groupsExchange })
         }),
+        ...Option.match(options.wait, { onNone: () => ({}), onSome: (waitForConnection) => ({ waitForConnection }) })
+      })
+    case "redis":
+      return Redis.layer({
+        ...Option.match(options.redisUrl, { onNone: () => ({}), onSome: (hosts) => ({ hosts }) }),
+        ...Option.match(options.redisPrefix, { onNone: () => ({}), onSome: (prefix) => ({ prefix }) }),
         ...Option.match(options.wait, { onNone: () => ({}), onSome: (waitForConnection) => ({ waitForConnection }) })
       })
     case "zeromq":

@@ -59,7 +59,9 @@ describe("usage errors", () => {
       const [what, blank, usage, ...rest] = missing.split("\n")
       expect({ what, blank, usage }).toStrictEqual({ what: "Missing argument <MESSAGE>", blank: "", usage: "Usage:" })
       expect(rest).toStrictEqual([
-        expect.stringMatching(/^ {2}channel-layer send \[--layer memory\|rabbitmq\|zeromq\] .*<CHANNEL> <MESSAGE>$/),
+        expect.stringMatching(
+          /^ {2}channel-layer send \[--layer memory\|rabbitmq\|redis\|zeromq\] .*<CHANNEL> <MESSAGE>$/
+        ),
         "More: channel-layer send --help"
       ])
       expect(missing).not.toContain("DESCRIPTION")
@@ -73,8 +75,8 @@ describe("usage errors", () => {
         "--timeout: \"soon\" is not a duration: write 500ms, 2s, 1m, 1h, \"2 seconds\", \"500 millis\" or a number " +
           "of milliseconds"
       )
-      expect(yield* firstLine(["self-test", "--layer", "redis"])).toBe(
-        "--layer: \"redis\" is not one of memory, rabbitmq, zeromq"
+      expect(yield* firstLine(["self-test", "--layer", "kafka"])).toBe(
+        "--layer: \"kafka\" is not one of memory, rabbitmq, redis, zeromq"
       )
       expect(yield* firstLine(["self-test", "--log-level", "loud"])).toContain("--log-level: \"loud\" is not one of")
       expect(yield* firstLine(["send", "a", "b", "--group", "g"])).toBe("Received unknown argument: '--group'")

@@ -21,6 +21,8 @@ describe("Transport.options", () => {
         urls: [],
         groupsExchange: Option.none(),
         wait: Option.none(),
+        redisUrl: Option.none(),
+        redisPrefix: Option.none(),
         zmqPush: Option.none(),
         zmqSub: Option.none(),
         zmqPublish: Option.none(),
@@ -68,12 +70,33 @@ describe("Transport.options", () => {
       expect((yield* parse([], { AMQP_URL: "" })).options.urls).toStrictEqual([])
     }))
 
+  it.effect("Redis: REDIS_URL and REDIS_PREFIX, or --redis-url and --redis-prefix over them", () =>
+    Effect.gen(function*() {
+      const env = { CHANNEL_LAYER: "redis", REDIS_URL: "redis://:p@h:6380/2", REDIS_PREFIX: "chat" }
+      expect((yield* parse([], env)).options).toMatchObject({
+        transport: "redis",
+        redisUrl: Option.some("redis://:p@h:6380/2"),
+        redisPrefix: Option.some("chat")
+      })
+      const flagged = yield* parse(["--redis-url", "redis://x:6379/1", "--redis-prefix", "other"], env)
+      expect(flagged.options).toMatchObject({
+        transport: "redis",
+        redisUrl: Option.some("redis://x:6379/1"),
+        redisPrefix: Option.some("other")
+      })
+      expect((yield* parse(["--layer", "redis"])).options).toMatchObject({
+        transport: "redis",
+        redisUrl: Option.none(),
+        redisPrefix: Option.none()
+      })
+    }))
+
   it.effect("says what is wrong with a value", () =>
     Effect.gen(function*() {
       const message = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
         parse(args, env).pipe(Effect.flip, Effect.map((error) => JSON.stringify(error)))
-      expect(yield* message(["--layer", "redis"])).toContain(
-        "--layer: \\\"redis\\\" is not one of memory, rabbitmq, zeromq"
+      expect(yield* message(["--layer", "kafka"])).toContain(
+        "--layer: \\\"kafka\\\" is not one of memory, rabbitmq, redis, zeromq"
       )
       expect(yield* message(["--wait", "soon"])).toContain("--wait: \\\"soon\\\" is not a duration")
       expect(yield* message(["--layer", "zeromq", "--zmq-push", "tcp://a:1"])).toContain(
@@ -82,6 +105,6 @@ describe("Transport.options", () => {
       expect(yield* message([], { CHANNEL_LAYER: "zeromq", ZMQ_SUB: "tcp://a:2" })).toContain(
         "needs both --zmq-push and --zmq-sub"
       )
-      expect(yield* message([], { CHANNEL_LAYER: "redis" })).toContain("CHANNEL_LAYER")
+      expect(yield* message([], { CHANNEL_LAYER: "kafka" })).toContain("CHANNEL_LAYER")
     }))
 })

@@ -3,6 +3,7 @@ import { TcpProxy } from "@channel-layer/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { spawnSync } from "node:child_process"
+import { randomUUID } from "node:crypto"
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -202,6 +203,76 @@ describe("the channel-layer bin on RabbitMQ (127.0.0.1, vhost asgi)", () => {
       }),
     90_000
   )
+})
+
+describe("the channel-layer bin on Redis (127.0.0.1:6379 db 0, a key prefix of its own)", () => {
+  it.scopedLive(
+    "listen in one process; send and group-send from others arrive; self-test passes",
+    () =>
+      Effect.gen(function*() {
+        const id = randomUUID()
+        const group = `cli-${id.slice(0, 8)}`
+        // The prefix through the environment, the URL through the environment or --redis-url.
+        const env = { CHANNEL_LAYER: "redis", REDIS_URL: "redis://127.0.0.1:6379/0", REDIS_PREFIX: `cli-test-${id}` }
+        const listener = yield* start(["listen", "--group", group, "--count", "3"], env)
+        const banner = yield* Effect.promise(() => listener.waitForStderr("listening on "))
+        const channel = /listening on (\S+)/.exec(banner)![1]!
+        expect(channel).toMatch(/^[a-z]+\.[0-9a-f]{32}![0-9a-f]{32}$/)
+
+        const sent = yield* runBin(["send", channel, "{\"type\":\"cli.direct\",\"raw\":{\"$bytes\":\"AAE=\"}}"], env)
+        expect(sent).toMatchObject({ code: 0 })
+        const grouped = yield* runBin(
+          ["group-send", group, "-"],
+          env,
+          "{\"type\":\"cli.group\",\"n\":{\"$int\":\"9007199254740993\"}}"
+        )
+        expect(grouped).toMatchObject({ code: 0 })
+        const again = yield* runBin(
+          [
+            "group-send",
+            group,
+            "{\"type\":\"cli.last\"}",
+            "--layer",
+            "redis",
+            "--redis-url",
+            "redis://127.0.0.1:6379/0"
+          ],
+          { REDIS_PREFIX: env.REDIS_PREFIX }
+        )
+        expect(again).toMatchObject({ code: 0 })
+
+        expect(yield* Effect.promise(() => listener.exited)).toBe(0)
+        expect(listener.stdout().trim().split("\n")).toStrictEqual([
+          "{\"type\":\"cli.direct\",\"raw\":{\"$bytes\":\"AAE=\"}}",
+          "{\"type\":\"cli.group\",\"n\":{\"$int\":\"9007199254740993\"}}",
+          "{\"type\":\"cli.last\"}"
+        ])
+
+        // Another prefix is another layer: a group send there reaches no one here.
+        const elsewhere = yield* start(["listen", "-g", group, "--timeout", "2s"], env)
+        yield* Effect.promise(() => elsewhere.waitForStderr("listening on "))
+        expect(yield* runBin(["group-send", group, "{\"type\":\"cli.other\"}", "--redis-prefix", `other-${id}`], env))
+          .toMatchObject({ code: 0 })
+        expect(yield* Effect.promise(() => elsewhere.exited)).toBe(0)
+        expect(elsewhere.stdout()).toBe("")
+
+        const passed = yield* runBin(["self-test"], env)
+        expect(passed).toMatchObject({ code: 0, stdout: "self-test passed\n" })
+      }),
+    90_000
+  )
+
+  it.live("no Redis within --wait: exits 1 saying so, without the password of REDIS_URL", () =>
+    Effect.gen(function*() {
+      const port = yield* freePort
+      const env = { CHANNEL_LAYER: "redis", REDIS_URL: `redis://:s3cret@127.0.0.1:${port}/0` }
+      const failed = yield* runBin(["send", "jobs", "{\"type\":\"x\"}", "--wait", "300ms"], env)
+      expect(failed.code).toBe(1)
+      expect(failed.stderr).toContain(
+        `channel-layer: connection closed: no connection to Redis at redis://:***@127.0.0.1:${port}/0`
+      )
+      expect(failed.stderr).not.toContain("s3cret")
+    }), 60_000)
 })
 
 describe("the channel-layer bin on ZeroMQ", () => {

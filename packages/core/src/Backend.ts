@@ -9,6 +9,7 @@
  * what arrives into the local queues with its settle hook.
  *
  * ```ts
+ * // sketch: not compiled
  * const service = yield* ChannelLayer.make({
  *   transport: "mine",
  *   expiry: 60_000,
@@ -20,7 +21,7 @@
  * see `InMemory.ts` for the smallest complete one, and `Conformance` for the suite a backend must
  * pass.
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 import type { Effect, MetricLabel } from "effect"
 import type { ChannelFull, ChannelNotFound, ConnectionClosed, LayerClosed } from "./Errors.js"
@@ -33,7 +34,7 @@ import type { Warnings } from "./Warnings.js"
  * without encoding; `"remote"`, encoded by core and handed to {@link Backend.publish}; or, as a
  * string, why this transport cannot send to it (it becomes an `InvalidChannelName`).
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category models
  */
 export type Route = "local" | "remote" | { readonly refused: string }
@@ -44,7 +45,7 @@ export type Route = "local" | "remote" | { readonly refused: string }
  * once a group message sent before the change can no longer be mistaken for one sent after it: at
  * once, or (RabbitMQ) when a marker it sent through its own queue comes back.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category models
  */
 export interface Groups {
@@ -82,7 +83,7 @@ export interface Groups {
 /**
  * A transport's part of a channel layer.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category models
  */
 export interface Backend {
@@ -124,7 +125,7 @@ export interface Backend {
  * What core gives a backend when it builds it: the local queues to feed what arrives into, the
  * groups the application has members in, one warnings sink, and the metric labels.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category models
  */
 export interface Context {

@@ -118,7 +118,7 @@ export const messages = (
  * Options of {@link make}: what is the same for every transport's layer, and the transport's
  * backend.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category models
  */
 export interface MakeOptions<B extends Backend.Backend, E, R> {
@@ -148,7 +148,7 @@ export interface MakeOptions<B extends Backend.Backend, E, R> {
  * every buffered message and membership), which only a layer that keeps everything in this
  * process (the in-memory one) offers to its users.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category models
  */
 export interface Made<B extends Backend.Backend = Backend.Backend> {
@@ -164,7 +164,7 @@ export interface Made<B extends Backend.Backend = Backend.Backend> {
  * membership and warnings; the backend moves bytes (see `Backend`). Closing the scope makes every
  * call fail with `LayerClosed`, then closes the backend's resources.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category constructors
  */
 export const make: <B extends Backend.Backend, E, R>(

@@ -5,7 +5,7 @@
  * written to a terminal, how failures are reported and the exit status of a run. Import it from
  * `@channel-layer/core/CommandLine` (kept out of the main entry point: it needs `@effect/cli`).
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 import { HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Cause, Console, Duration, Effect, Either, Exit, Logger, Option } from "effect"
@@ -13,7 +13,7 @@ import { Cause, Console, Duration, Effect, Either, Exit, Logger, Option } from "
 /**
  * A usage error for `--option`.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category options
  */
 export const invalid = (option: string, reason: string): ValidationError.ValidationError =>
@@ -29,7 +29,7 @@ const shortUnits: Record<string, (amount: number) => Duration.Duration> = {
 /**
  * The unit of a bare number in a duration option: what the option took before it took units.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category options
  */
 export type BareUnit = "millis" | "seconds"
@@ -37,7 +37,7 @@ export type BareUnit = "millis" | "seconds"
 /**
  * What a duration may look like, for error messages and help.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category options
  */
 export const durationSyntax = (bareUnit: BareUnit = "millis"): string =>
@@ -47,7 +47,7 @@ export const durationSyntax = (bareUnit: BareUnit = "millis"): string =>
  * Reads a duration: `500ms`, `2s`, `1m`, `1h`, Effect's `2 seconds` or `500 millis`, or a bare
  * number in `bareUnit`. `Left` says what is accepted.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category options
  */
 export const parseDuration = (
@@ -71,7 +71,7 @@ export const parseDuration = (
 /**
  * `--option DURATION`, read with {@link parseDuration}.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category options
  */
 export const duration = (option: string, bareUnit: BareUnit = "millis"): Options.Options<Duration.Duration> =>
@@ -83,7 +83,7 @@ export const duration = (option: string, bareUnit: BareUnit = "millis"): Options
 /**
  * `--option N`, a whole number of at least `min` (default 1).
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category options
  */
 export const wholeNumber = (option: string, min = 1): Options.Options<number> =>
@@ -99,7 +99,7 @@ export const wholeNumber = (option: string, min = 1): Options.Options<number> =>
 /**
  * `--option VALUE`, one of `choices` (by name).
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category options
  */
 export const oneOf = <A>(option: string, choices: ReadonlyArray<readonly [string, A]>): Options.Options<A> => {
@@ -120,7 +120,7 @@ export const oneOf = <A>(option: string, choices: ReadonlyArray<readonly [string
  * replaces the default logger; run the program with `NodeRuntime.runMain({ disablePrettyLogger:
  * true })`, or runMain adds its pretty logger, which writes to standard output.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category logging
  */
 export const layerLogger = Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))
@@ -131,7 +131,7 @@ const ansiEscapes = /\u001b\[[0-9;]*m/g
 /**
  * `text` without ANSI colour codes.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category console
  */
 export const withoutColours = (text: string): string => text.replace(ansiEscapes, "")
@@ -143,7 +143,7 @@ const colours = (stream: NodeJS.WriteStream) => stream.isTTY === true && process
  * the stream is not a terminal (or `NO_COLOR` is set), so that `--help | less` or a test reads
  * plain text.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category console
  */
 export const plainUnlessTerminal = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
@@ -175,7 +175,7 @@ const describe = (cause: Cause.Cause<unknown>): string =>
  * printed on one line), `usage()`; any other failure as `<program>: <message>`. An interruption
  * (SIGINT, SIGTERM) is no failure.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category running
  */
 export const reportFailure =
@@ -191,7 +191,7 @@ export const reportFailure =
  * The exit status of a run: 0 done (interrupted by SIGINT or SIGTERM included), 2 a usage error,
  * 1 any other failure.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category running
  */
 export const exitCode = <A, E>(exit: Exit.Exit<A, E>): number =>

@@ -4,9 +4,13 @@
  * out of the main entry point because it imports vitest).
  *
  * ```ts
+ * // test/RabbitMQ.conformance.test.ts, run by vitest
+ * import * as Conformance from "@channel-layer/core/Conformance"
+ * import { RabbitMQ } from "@channel-layer/rabbitmq"
+ *
  * Conformance.suite("RabbitMQ", {
- *   make: ({ capacity, expiry }) => RabbitMQ.layer({ remoteCapacity: capacity, expiry }),
- *   capabilities: { normalChannels: false, capacity: { slack: 10 }, ... }
+ *   make: ({ capacity, expiry }) => RabbitMQ.layer({ remoteCapacity: capacity, expiry, localCapacity: 100 }),
+ *   capabilities: { normalChannels: false, capacity: { slack: 100 }, channelCapacity: false, expiry: true, multiInstance: true }
  * })
  * ```
  *

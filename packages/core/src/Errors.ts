@@ -47,7 +47,7 @@ export class ConnectionClosed extends Schema.TaggedError<ConnectionClosed>()("Co
  * delivered. Where Django's semantics are wanted (a send to a departed client is not an error),
  * catch it: `Effect.catchTag("ChannelNotFound", () => Effect.void)`.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category errors
  */
 export class ChannelNotFound extends Schema.TaggedError<ChannelNotFound>()("ChannelNotFound", {

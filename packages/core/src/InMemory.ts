@@ -37,7 +37,7 @@ export interface InMemoryOptions {
  * Django's `flush()` does in tests. Only the in-memory layer provides it, so asking a broker
  * transport to flush does not compile.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category tags
  */
 export class InMemoryFlush extends Context.Tag("@channel-layer/core/InMemoryFlush")<
@@ -48,7 +48,7 @@ export class InMemoryFlush extends Context.Tag("@channel-layer/core/InMemoryFlus
 /**
  * An in-memory layer instance: the service, and its `flush`.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category models
  */
 export interface Instance {
@@ -76,7 +76,7 @@ const loopback: Backend.Backend = {
  * Makes an in-memory channel layer that lives as long as the current scope. Fails with
  * `InvalidOptions` when an option is out of range.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category constructors
  */
 export const makeInstance = (

@@ -133,6 +133,11 @@ export interface LocalQueues {
   ) => number
   /** Waits for the next message of a local channel; fails with `LayerClosed` once closed. */
   readonly receive: (channel: string) => Effect.Effect<Message.Message, LayerClosed>
+  /**
+   * {@link receive} without its `Effect.suspend`: call it when the effect runs (inside a
+   * `suspend` or `withFiberRuntime` of the caller's), as it reads the channel's state at once.
+   */
+  readonly unsafeReceive: (channel: string) => Effect.Effect<Message.Message, LayerClosed>
   /** Adds a local member; `true` when it is the group's first local member (bind the group). */
   readonly unsafeGroupAdd: (group: string, channel: string) => boolean
   /** Removes a local member; `true` when it was the group's last local member (unbind it). */
@@ -325,32 +330,34 @@ export const make = (options: Options): Effect.Effect<LocalQueues, never, Scope.
       return taken
     }
 
-    const receive = (channel: string): Effect.Effect<Message.Message, LayerClosed> =>
-      Effect.suspend(() => {
-        if (closed) return Effect.fail(new LayerClosed())
-        const state = stateOf(channel)
-        const time = now()
-        let delivery: Delivery | undefined
-        while ((delivery = state.buffer.shift()) !== undefined) {
-          if (delivery.expiresAt <= time) {
-            expire(channel, delivery)
-            continue
-          }
-          buffered--
-          forgetIfIdle(channel, state)
-          return Effect.succeed(take(delivery))
+    const unsafeReceive = (channel: string): Effect.Effect<Message.Message, LayerClosed> => {
+      if (closed) return Effect.fail(new LayerClosed())
+      const state = stateOf(channel)
+      const time = now()
+      let delivery: Delivery | undefined
+      while ((delivery = state.buffer.shift()) !== undefined) {
+        if (delivery.expiresAt <= time) {
+          expire(channel, delivery)
+          continue
         }
-        return Effect.async<Message.Message, LayerClosed>((resume) => {
-          const waiter: Waiter = { resume, handed: undefined }
-          state.waiters.push(waiter)
-          return Effect.sync(() => {
-            const index = state.waiters.indexOf(waiter)
-            if (index !== -1) state.waiters.splice(index, 1)
-            else if (waiter.handed !== undefined) giveBack(channel, waiter.handed)
-            forgetIfIdle(channel, state)
-          })
+        buffered--
+        forgetIfIdle(channel, state)
+        return Effect.succeed(take(delivery))
+      }
+      return Effect.async<Message.Message, LayerClosed>((resume) => {
+        const waiter: Waiter = { resume, handed: undefined }
+        state.waiters.push(waiter)
+        return Effect.sync(() => {
+          const index = state.waiters.indexOf(waiter)
+          if (index !== -1) state.waiters.splice(index, 1)
+          else if (waiter.handed !== undefined) giveBack(channel, waiter.handed)
+          forgetIfIdle(channel, state)
         })
       })
+    }
+
+    const receive = (channel: string): Effect.Effect<Message.Message, LayerClosed> =>
+      Effect.suspend(() => unsafeReceive(channel))
 
     const unsafeGroupAdd = (group: string, channel: string): boolean => {
       let members = groupMembers.get(group)
@@ -410,6 +417,7 @@ export const make = (options: Options): Effect.Effect<LocalQueues, never, Scope.
       unsafeDeliverDirect,
       unsafeDeliverGroup,
       receive,
+      unsafeReceive,
       unsafeGroupAdd,
       unsafeGroupDiscard,
       groups: () => [...groupMembers.keys()],

@@ -6,7 +6,7 @@
  * Nothing is dropped without a count and a line: what is still counted when the scope closes is
  * logged then. Every transport reports through the one sink its layer makes.
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 import type { Scope } from "effect"
 import { Clock, Duration, Effect, LogLevel, Schedule } from "effect"
@@ -14,7 +14,7 @@ import { Clock, Duration, Effect, LogLevel, Schedule } from "effect"
 /**
  * One kind of warning: how its line reads, given the total and the top names with their counts.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category models
  */
 export interface Kind {
@@ -27,7 +27,7 @@ export interface Kind {
 /**
  * A sink of counted warnings.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category models
  */
 export interface Warnings {
@@ -47,7 +47,7 @@ const top = (counts: Map<string, number>, limit = 5): string => {
  * Makes a warnings sink whose flushing fiber lives in the current scope; what is still counted
  * when the scope closes is logged then.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category constructors
  */
 export const make = (options: {

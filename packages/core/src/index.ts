@@ -1,5 +1,5 @@
 /**
- * @since 0.2.0
+ * @since 0.1.0
  */
 export * as Backend from "./Backend.js"
 /**
@@ -55,6 +55,6 @@ export * as Options from "./Options.js"
  */
 export * as TypedChannel from "./TypedChannel.js"
 /**
- * @since 0.2.0
+ * @since 0.1.0
  */
 export * as Warnings from "./Warnings.js"

@@ -23,8 +23,40 @@
  */
 import type { Errors } from "@channel-layer/core"
 import type { ChannelModel, ConfirmChannel } from "amqplib"
-import type { Effect, Scope, Stream } from "effect"
+import type { Duration, Effect, Scope, Stream } from "effect"
 import { Context } from "effect"
+
+/**
+ * Where the layer's connection stands:
+ * - `idle`: nothing has used the layer yet, so it has not started connecting;
+ * - `connecting`: connecting, or reconnecting after a failed attempt or a lost connection;
+ * - `connected`: a connection is up and the queue declared;
+ * - `failed`: the broker refused the last attempt for a reason retrying cannot fix (wrong
+ *   credentials, a missing virtual host, a TLS certificate problem); the layer keeps retrying in the
+ *   background, in case the configuration of the broker changes;
+ * - `closed`: the layer's scope has closed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Status = "idle" | "connecting" | "connected" | "failed" | "closed"
+
+/**
+ * The connection's health, for a readiness probe or a status page.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Health {
+  readonly status: Status
+  /**
+   * Why the last attempt failed, or why the last connection was lost (kept once connected again),
+   * in one line that names what to fix when it can; `undefined` until something went wrong.
+   */
+  readonly lastError: string | undefined
+  /** When `status` took its value, in epoch milliseconds (the `Clock`'s). */
+  readonly since: number
+}
 
 /**
  * Access to the layer's connection. Every accessor connects if the layer has not yet, and waits
@@ -44,6 +76,24 @@ export interface RabbitMQConnectionService {
   readonly queue: Effect.Effect<string, Errors.ConnectionClosed | Errors.LayerClosed>
   /** The current connection, if there is one, then every new one after a reconnect. */
   readonly connections: Stream.Stream<ChannelModel>
+  /** The connection's health now (never waits, never starts connecting). */
+  readonly health: Effect.Effect<Health>
+  /** The current health, then each change. */
+  readonly healthChanges: Stream.Stream<Health>
+  /**
+   * Starts connecting if the layer has not yet, and completes once a connection is up (at once if
+   * one is). Waits without bound, through failed attempts and refusals: for a process that should
+   * start serving only once the broker lets it in.
+   */
+  readonly awaitReady: Effect.Effect<void, Errors.LayerClosed>
+  /**
+   * `awaitReady` within `timeout`: fails with `ConnectionClosed` when the timeout passes, or as
+   * soon as the broker refuses the connection for a reason retrying cannot fix (status `failed`),
+   * the reason naming the last error (`health`'s `lastError`).
+   */
+  readonly awaitReadyWithin: (
+    timeout: Duration.DurationInput
+  ) => Effect.Effect<void, Errors.ConnectionClosed | Errors.LayerClosed>
 }
 
 /**

@@ -35,7 +35,7 @@ export const skippedMessages = Metric.counter("channel_layer_skipped_messages", 
  * Group sends the broker returned because no queue was bound for the group: it had no member on
  * any instance (a normal case, counted so that it never goes unseen).
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category metrics
  */
 export const groupSendsUnroutable = Metric.counter("channel_layer_group_sends_unroutable", {
@@ -48,7 +48,7 @@ export const groupSendsUnroutable = Metric.counter("channel_layer_group_sends_un
  * (buffered, or received and acknowledged in an ack the broker never read): acknowledged and
  * dropped, so that no message is delivered twice.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category metrics
  */
 export const redeliveriesDropped = Metric.counter("channel_layer_redeliveries_dropped", {

@@ -1,5 +1,6 @@
 import * as Conformance from "@channel-layer/core/Conformance"
 import { RabbitMQ } from "@channel-layer/rabbitmq"
+import { Layer, Logger } from "effect"
 import { url } from "./helpers.js"
 
 /**
@@ -12,7 +13,12 @@ import { url } from "./helpers.js"
 const localCapacity = 100
 
 Conformance.suite("RabbitMQ", {
-  make: ({ capacity, expiry }) => RabbitMQ.layer({ url, remoteCapacity: capacity, expiry, localCapacity }),
+  // The suite lets messages expire and fills the local buffer on purpose: the warnings about it are
+  // expected, and not printed (behaviour.test.ts asserts the back-pressure one).
+  make: ({ capacity, expiry }) =>
+    RabbitMQ.layer({ url, remoteCapacity: capacity, expiry, localCapacity }).pipe(
+      Layer.provide(Logger.remove(Logger.defaultLogger))
+    ),
   capabilities: {
     normalChannels: false,
     capacity: { slack: localCapacity },

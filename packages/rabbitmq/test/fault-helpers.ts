@@ -8,7 +8,7 @@ import { RabbitMQ } from "@channel-layer/rabbitmq"
 import type { ChannelModel, ConfirmChannel } from "amqplib"
 import type { Scope } from "effect"
 import { Cause, Duration, Effect, Exit, Option, Schedule } from "effect"
-import { rawConfirmChannel as sharedRawConfirmChannel, waitFor } from "./helpers.js"
+import { type LogLine, logsInto, rawConfirmChannel as sharedRawConfirmChannel, waitFor } from "./helpers.js"
 
 /** The shared test broker (vhost `asgi`), the target of the proxies. */
 export const broker = { host: "127.0.0.1", port: 5672 } as const
@@ -28,13 +28,21 @@ export const fastRetry = Schedule.spaced(Duration.millis(100))
 export interface Instance {
   readonly layer: ChannelLayer.ChannelLayerService
   readonly services: RabbitMQ.RabbitMQServices
+  /** Every line the instance logged (not printed: the warnings of faults are expected here). */
+  readonly logs: ReadonlyArray<LogLine>
 }
 
 /** Makes a layer instance in the current scope (closed with it). */
 export const instance = (
   options: RabbitMQ.RabbitMQOptions
-): Effect.Effect<Instance, Errors.InvalidOptions, Scope.Scope> =>
-  Effect.map(RabbitMQ.make(options), (services) => ({ layer: services.channelLayer, services }))
+): Effect.Effect<Instance, Errors.InvalidOptions, Scope.Scope> => {
+  const logs: Array<LogLine> = []
+  return Effect.map(logsInto(RabbitMQ.make(options), logs), (services) => ({
+    layer: services.channelLayer,
+    services,
+    logs
+  }))
+}
 
 /** Waits until `check` holds (see `waitFor`), by default for up to 20 s. */
 export const waitUntil = (

@@ -112,39 +112,61 @@ export const bindings = (exchange: string, queue: string) =>
         .sort()
   )
 
-/** One layer instance made in the test's scope: the service and the connection access. */
-export interface Instance extends RabbitMQ.RabbitMQServices {
-  readonly layer: ChannelLayer.ChannelLayerService
-}
-
-/** Makes a layer instance in the current scope (closed with it), on the test broker by default. */
-export const instance = (
-  options: RabbitMQ.RabbitMQOptions = {},
-  hooks: Connection.Hooks = {}
-): Effect.Effect<Instance, Errors.InvalidOptions, Scope.Scope> =>
-  Effect.map(
-    InternalLayer.make({ url, ...options }, hooks),
-    (services) => ({ ...services, layer: services.channelLayer })
-  )
-
 /** One line the layer logged. */
 export interface LogLine {
   readonly level: string
   readonly message: string
 }
 
+/** A logger that keeps each line in `lines`. */
+const keepIn = (lines: Array<LogLine>) =>
+  Logger.make(({ logLevel, message }) => {
+    const parts = Array.isArray(message) ? message : [message]
+    lines.push({ level: logLevel.label, message: parts.map(String).join(" ") })
+  })
+
 /**
- * Keeps every log line for the rest of the scope. Call it before making the layer: the layer's
- * fibers inherit the loggers of the fiber that made it.
+ * Runs `make` (a layer instance, whose fibers inherit the loggers of the fiber that makes it) with
+ * its log lines kept in `lines` instead of printed: the warnings of fault and back-pressure paths
+ * are expected in these tests, and the ones that matter are asserted on.
+ */
+export const logsInto = <A, E, R>(make: Effect.Effect<A, E, R>, lines: Array<LogLine>): Effect.Effect<A, E, R> =>
+  Effect.locallyWith(
+    make,
+    FiberRef.currentLoggers,
+    (loggers) => HashSet.add(HashSet.remove(loggers, Logger.defaultLogger), keepIn(lines))
+  )
+
+/** One layer instance made in the test's scope: the service, the connection access and what it logged. */
+export interface Instance extends RabbitMQ.RabbitMQServices {
+  readonly layer: ChannelLayer.ChannelLayerService
+  /** Every line the instance logged (not printed; see `logsInto`). */
+  readonly logs: ReadonlyArray<LogLine>
+}
+
+/** Makes a layer instance in the current scope (closed with it), on the test broker by default. */
+export const instance = (
+  options: RabbitMQ.RabbitMQOptions = {},
+  hooks: Connection.Hooks = {}
+): Effect.Effect<Instance, Errors.InvalidOptions, Scope.Scope> => {
+  const logs: Array<LogLine> = []
+  return Effect.map(
+    logsInto(InternalLayer.make({ url, ...options }, hooks), logs),
+    (services) => ({ ...services, layer: services.channelLayer, logs })
+  )
+}
+
+/**
+ * Keeps every log line for the rest of the scope, instead of printing it. Call it before making
+ * the layer: the layer's fibers inherit the loggers of the fiber that made it.
  */
 export const captureLogs = (): Effect.Effect<Array<LogLine>, never, Scope.Scope> =>
   Effect.gen(function*() {
     const lines: Array<LogLine> = []
-    const logger = Logger.make(({ logLevel, message }) => {
-      const parts = Array.isArray(message) ? message : [message]
-      lines.push({ level: logLevel.label, message: parts.map(String).join(" ") })
-    })
-    yield* Effect.locallyScopedWith(FiberRef.currentLoggers, HashSet.add(logger))
+    yield* Effect.locallyScopedWith(
+      FiberRef.currentLoggers,
+      (loggers) => HashSet.add(HashSet.remove(loggers, Logger.defaultLogger), keepIn(lines))
+    )
     return lines
   })
 

@@ -125,7 +125,8 @@ const QueueRow = Schema.Struct({
   arguments: RawTable,
   durable: Schema.Boolean,
   auto_delete: Schema.Boolean,
-  exclusive: Schema.Boolean,
+  // Quorum and stream queues, never exclusive, report "" here.
+  exclusive: Schema.Union(Schema.Boolean, Schema.Literal("")),
   messages: Schema.optional(Count),
   consumers: Schema.optional(Count)
 })
@@ -146,7 +147,7 @@ export const listQueues = (
         arguments: toArguments(row.arguments),
         durable: row.durable,
         autoDelete: row.auto_delete,
-        exclusive: row.exclusive,
+        exclusive: row.exclusive === true,
         messages: toCount(row.messages),
         consumers: toCount(row.consumers)
       }))

@@ -28,9 +28,9 @@
  *
  * @since 0.1.0
  */
-import { type Backend, type ChannelCapacity, ChannelLayer, ChannelName, type Errors } from "@channel-layer/core"
-import type { ConfigError, Duration, Scope } from "effect"
-import { Config, Context, Effect, Layer } from "effect"
+import { type Backend, type ChannelCapacity, ChannelLayer, ChannelName, Errors } from "@channel-layer/core"
+import type { ConfigError, Scope } from "effect"
+import { Clock, Config, Context, Duration, Effect, Layer, Option, Schedule, Stream, SubscriptionRef } from "effect"
 import * as zmq from "zeromq"
 import * as ZeroMQBackend from "./internal/Backend.js"
 import * as Confirmations from "./internal/Confirmations.js"
@@ -156,7 +156,24 @@ export interface DedicatedOptions extends CommonOptions {
 }
 
 /**
- * What a ZeroMQ layer instance is.
+ * Where a layer instance's connections stand. Dedicated: `connected` once both the PUSH and the
+ * SUB socket completed a handshake with the proxy, `connecting` while either has none (the proxy
+ * is down or unreachable). Embedded: always `connected` (there is no broker to wait for; peers
+ * come and go), with the last problem reaching a peer as `lastError`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Health {
+  readonly status: "connecting" | "connected"
+  /** The last connection problem (a refused connection, a failed CURVE handshake), spelled out. */
+  readonly lastError: string | undefined
+  /** When `status` took its value, in epoch milliseconds (the `Clock`'s). */
+  readonly since: number
+}
+
+/**
+ * What a ZeroMQ layer instance is, and how its connections stand.
  *
  * @since 0.1.0
  * @category models
@@ -167,7 +184,63 @@ export interface TransportInfo {
   readonly clientId: string
   /** Embedded: the endpoint the PUB socket is bound to (the port resolved). */
   readonly publishEndpoint: string | undefined
+  /** The connections' health now. */
+  readonly health: Effect.Effect<Health>
+  /** The current health, then each change. */
+  readonly healthChanges: Stream.Stream<Health>
+  /** Completes once the instance is `connected` (dedicated: once the proxy answered both sockets). */
+  readonly awaitReady: Effect.Effect<void>
+  /** `awaitReady` within `timeout`, else `ConnectionClosed` naming the last error. */
+  readonly awaitReadyWithin: (timeout: Duration.DurationInput) => Effect.Effect<void, Errors.ConnectionClosed>
 }
+
+/** How often the health is read off the sockets' monitors. */
+const HEALTH_POLL = Duration.millis(100)
+
+/**
+ * The health of an instance whose connections are up when `up()` holds, read every `HEALTH_POLL`
+ * by a fiber of the current scope.
+ */
+const watchHealth = (up: () => boolean, problem: () => string | undefined, describe: string) =>
+  Effect.gen(function*() {
+    const status = (): Health["status"] => up() ? "connected" : "connecting"
+    const ref = yield* SubscriptionRef.make<Health>({
+      status: status(),
+      lastError: problem(),
+      since: yield* Clock.currentTimeMillis
+    })
+    const refresh = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      SubscriptionRef.updateSome(ref, (previous) => {
+        const next = status()
+        const lastError = problem()
+        if (next === previous.status && lastError === previous.lastError) return Option.none()
+        return Option.some({ status: next, lastError, since: next === previous.status ? previous.since : now })
+      }))
+    yield* Effect.forkScoped(Effect.repeat(refresh, Schedule.spaced(HEALTH_POLL)))
+    const awaitReady = ref.changes.pipe(
+      Stream.filter((health) => health.status === "connected"),
+      Stream.runHead,
+      Effect.asVoid
+    )
+    const awaitReadyWithin = (timeout: Duration.DurationInput) =>
+      awaitReady.pipe(
+        Effect.timeout(timeout),
+        Effect.catchTag("TimeoutException", () =>
+          Effect.flatMap(SubscriptionRef.get(ref), ({ lastError }) =>
+            Effect.fail(
+              new Errors.ConnectionClosed({
+                reason: `no connection to ${describe} within ${Duration.format(timeout)}` +
+                  (lastError === undefined ? "" : `; last error: ${lastError}`)
+              })
+            )))
+      )
+    return {
+      health: SubscriptionRef.get(ref),
+      healthChanges: ref.changes,
+      awaitReady,
+      awaitReadyWithin
+    }
+  })
 
 /**
  * The ZeroMQ layer instance behind the `ChannelLayer` service.
@@ -327,7 +400,12 @@ export const makeEmbedded = (
           drain: outbox.drain
         }, "the PUB socket")
         yield* Effect.logDebug(`zeromq embedded layer ${clientId}: publishing on ${endpoint}`)
-        return { ...backend, info: { mode: "embedded" as const, clientId, publishEndpoint: endpoint } }
+        const health = yield* watchHealth(
+          () => true,
+          receiver.connections.lastProblem,
+          `the publishers at ${settings.subscribeAddresses.join(", ")}`
+        )
+        return { ...backend, info: { mode: "embedded" as const, clientId, publishEndpoint: endpoint, ...health } }
       }))).pipe(Effect.annotateLogs({ mode: "embedded" }))
 
 /**
@@ -385,7 +463,12 @@ export const makeDedicated = (
         yield* Effect.logDebug(
           `zeromq dedicated layer ${clientId}: pushing to ${settings.pushAddress}, subscribed to ${settings.subscribeAddress}`
         )
-        return { ...backend, info: { mode: "dedicated" as const, clientId, publishEndpoint: undefined } }
+        const health = yield* watchHealth(
+          () => pushConnections.connected().size > 0 && receiver.connections.connected().size > 0,
+          () => pushConnections.lastProblem() ?? receiver.connections.lastProblem(),
+          `the proxy at ${settings.pushAddress} and ${settings.subscribeAddress}`
+        )
+        return { ...backend, info: { mode: "dedicated" as const, clientId, publishEndpoint: undefined, ...health } }
       }))).pipe(Effect.annotateLogs({ mode: "dedicated" }))
 
 /** Builds the service on the backend `backend` makes, with the settings both modes share. */

@@ -4,7 +4,7 @@
 import { Metrics } from "@channel-layer/core"
 import { ZeroMQ, ZeroMQProxy } from "@channel-layer/zeromq"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Metric } from "effect"
+import { Effect, Fiber, Layer, Metric, Schedule } from "effect"
 import { Subscriber } from "zeromq"
 import { build, captureLogs } from "./support/layers.js"
 import { freePorts, tcp } from "./support/ports.js"
@@ -117,14 +117,18 @@ describe("back-pressure", () => {
   it.scopedLive("dedicated: a stuck subscriber of the proxy pushes back to the sender, which fails with ChannelFull", () =>
     Effect.gen(function*() {
       const [pull, pub] = yield* Effect.promise(() => freePorts(2))
-      yield* Layer.build(ZeroMQProxy.layer({
-        pullAddress: tcp(pull),
-        publishAddress: tcp(pub),
-        sendHighWaterMark: 5,
-        receiveHighWaterMark: 5,
-        settle: 0,
-        linger: 0
-      }))
+      // The proxy's and the layer's warnings are expected: kept, the back-pressure one asserted.
+      const logs = captureLogs()
+      yield* Layer.build(
+        ZeroMQProxy.layer({
+          pullAddress: tcp(pull),
+          publishAddress: tcp(pub),
+          sendHighWaterMark: 5,
+          receiveHighWaterMark: 5,
+          settle: 0,
+          linger: 0
+        }).pipe(Layer.provide(logs.layer))
+      )
       yield* stuckSubscriber(tcp(pub))
       const { layer } = yield* build(
         ZeroMQ.layerDedicated({
@@ -133,11 +137,19 @@ describe("back-pressure", () => {
           sendHighWaterMark: 5,
           sendTimeout: 200,
           linger: 0
-        })
+        }).pipe(Layer.provide(logs.layer))
       )
       const { error, sent } = yield* sendUntilFailure(() => layer.send(stuckChannel, big), 2000)
       expect(error).toMatchObject({ _tag: "ChannelFull", channel: stuckChannel })
       expect(sent).toBeLessThan(2000)
+      // The warning is debounced: it comes within a warning interval.
+      const warning =
+        /back-pressure: \d+ sends failed with ChannelFull because the PUSH socket is at its high-water mark/
+      yield* Effect.sync(() => warning.test(logs.text())).pipe(
+        Effect.repeat({ schedule: Schedule.spaced("50 millis"), until: (seen) => seen }),
+        Effect.timeout("5 seconds")
+      )
+      expect(logs.text()).toMatch(warning)
     }))
 
   it.scopedLive("a slow receiver in another process slows the sender down instead of losing messages", () =>

@@ -30,6 +30,7 @@ import {
   Stream,
   SubscriptionRef
 } from "effect"
+import type { Health, Status } from "../RabbitMQConnection.js"
 import * as RabbitMQMetrics from "../RabbitMQMetrics.js"
 import * as Dial from "./dial.js"
 import { describeError, type Lookup } from "./endpoints.js"
@@ -65,6 +66,8 @@ export interface Manager {
   readonly isClosed: () => boolean
   /** The current connection, then each new one. */
   readonly connections: Stream.Stream<ChannelModel>
+  /** The connection's health, updated at each change. */
+  readonly health: SubscriptionRef.SubscriptionRef<Health>
 }
 
 /** How far apart reconnect attempts are at most, right after a live connection was lost. */
@@ -132,6 +135,19 @@ export const make = (
     }
     const demanded = yield* Effect.makeLatch(false)
     const connectionsRef = yield* SubscriptionRef.make(Option.none<ChannelModel>())
+    const health = yield* SubscriptionRef.make<Health>({
+      status: "idle",
+      lastError: undefined,
+      since: yield* Clock.currentTimeMillis
+    })
+    /** Sets the status (`since` moves only when it changes) and, when given, the last error. */
+    const setHealth = (status: Status, error?: string) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        SubscriptionRef.update(health, (previous) => ({
+          status,
+          lastError: error ?? previous.lastError,
+          since: previous.status === status ? previous.since : now
+        })))
 
     /** The session being set up or live. */
     let current: Session | undefined = undefined
@@ -204,6 +220,7 @@ export const make = (
           return Effect.void
         })
         const startedAt = yield* Clock.currentTimeMillis
+        yield* setHealth("connected")
         yield* SubscriptionRef.set(connectionsRef, Option.some(model))
         if (reconnecting) {
           Metrics.reconnects.unsafeUpdate(1, Metrics.transportLabel("rabbitmq"))
@@ -226,6 +243,7 @@ export const make = (
     const failed = (attempt: number, reconnecting: boolean, failure: Failure) =>
       Effect.gen(function*() {
         lastError = failure.reason
+        yield* setHealth(failure.permanent ? "failed" : "connecting", failure.reason)
         RabbitMQMetrics.connectFailures.unsafeUpdate(1, Metrics.transportLabel("rabbitmq"))
         const now = yield* Clock.currentTimeMillis
         const line = `cannot connect to RabbitMQ (attempt ${attempt}${reconnecting ? " to reconnect" : ""}): ` +
@@ -237,6 +255,7 @@ export const make = (
 
     const loop = Effect.gen(function*() {
       yield* demanded.await
+      yield* setHealth("connecting")
       const driver = yield* Schedule.driver(reconnectSchedule(options.retrySchedule, () => lostAt))
       // A schedule that ends starts over after a second: the layer never stops reconnecting.
       const backoff = (input: unknown) =>
@@ -267,6 +286,7 @@ export const make = (
         failures = 0
         lastError = outcome.right.reason
         lastFailureLog = Number.NEGATIVE_INFINITY
+        yield* setHealth("connecting", outcome.right.reason)
         yield* Effect.logWarning(`lost the connection to RabbitMQ: ${outcome.right.reason}; reconnecting`)
         if (outcome.right.uptime < SHORT_LIVED) {
           yield* backoff(outcome.right.reason)
@@ -288,11 +308,13 @@ export const make = (
         closed = true
         Deferred.unsafeDone(ready, Exit.fail(new Errors.LayerClosed()))
         const last = liveNow()
-        if (last === undefined) return Effect.void
-        return Effect.tryPromise(() => last.control.deleteQueue(last.queue)).pipe(
-          Effect.timeout(Duration.seconds(2)),
-          Effect.ignore
-        )
+        const deleted = last === undefined ?
+          Effect.void :
+          Effect.tryPromise(() => last.control.deleteQueue(last.queue)).pipe(
+            Effect.timeout(Duration.seconds(2)),
+            Effect.ignore
+          )
+        return Effect.zipRight(setHealth("closed"), deleted)
       })
     )
 
@@ -324,6 +346,7 @@ export const make = (
         if (current !== undefined && current.live === broken) current.abandon(reason)
       },
       isClosed: () => closed,
-      connections: connectionsRef.changes.pipe(Stream.filterMap((model) => model))
+      connections: connectionsRef.changes.pipe(Stream.filterMap((model) => model)),
+      health
     }
   })

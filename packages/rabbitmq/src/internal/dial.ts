@@ -119,7 +119,7 @@ export const dial = (
     for (const target of targets) {
       const result = yield* Effect.either(attempt(options, target, connectionName))
       if (result._tag === "Right") return { model: result.right, target }
-      const explained = explainConnectError(result.left)
+      const explained = explainConnectError(result.left, target.endpoint)
       permanent &&= explained.permanent
       reasons.push(`${target.label}: ${explained.text}`)
     }

@@ -38,8 +38,14 @@ const tlsHints: ReadonlyArray<readonly [RegExp, string]> = [
   ]
 ]
 
-/** Explains an error from dialling and opening an AMQP connection. */
-export const explainConnectError = (error: unknown): Explained => {
+/**
+ * Explains an error from dialling and opening an AMQP connection to `vhost` as `username` (named
+ * in the explanation of a refused virtual host, with the commands that make it).
+ */
+export const explainConnectError = (
+  error: unknown,
+  target: { readonly vhost: string; readonly username: string } = { vhost: "", username: "" }
+): Explained => {
   if (!(error instanceof Error)) return { text: oneLine(String(error)), permanent: false }
   const code = codeOf(error)
   // OpenSSL errors have a short `reason` ("tlsv13 alert certificate required").
@@ -54,8 +60,15 @@ export const explainConnectError = (error: unknown): Explained => {
     return { text: `${text}: check the user name and password in the URL`, permanent: true }
   }
   if (/Expected ConnectionOpenOk; got <ConnectionClose/.test(error.message)) {
+    const vhost = target.vhost === "" ? "" : ` ${target.vhost}`
+    const user = target.username === "" ? "the user" : target.username
+    const fix = target.vhost === "" ?
+      "" :
+      ` (create it with: rabbitmqctl add_vhost ${target.vhost} && rabbitmqctl set_permissions -p ${target.vhost} ` +
+      `${user} '.*' '.*' '.*')`
     return {
-      text: "the broker refused to open the virtual host: it does not exist, or the user has no permission on it",
+      text: `the broker refused to open the virtual host${vhost}: it does not exist, or ${user} has no permission ` +
+        `on it${fix}`,
       permanent: true
     }
   }

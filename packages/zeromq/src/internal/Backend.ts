@@ -89,7 +89,7 @@ const groupDropped = (role: string): Warnings.Kind => ({
  * runs first when the scope closes. The `Backend` object's members are each a few lines over the
  * mode's wiring.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category constructors
  */
 export const make = (wiring: Wiring, role: string): Effect.Effect<Backend.Backend, never, Scope.Scope> =>

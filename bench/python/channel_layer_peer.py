@@ -1,6 +1,8 @@
-"""The Python layer's side of the bench: Django's channels_rabbitmq driven through the same
-scenarios as the TypeScript layers, one command per line on stdin, one JSON answer per line on
-stdout, so that the bench can interleave its rounds with ours in the same run.
+"""The Python layers' side of the bench: Django's channels_rabbitmq or channels_redis driven
+through the same scenarios as the TypeScript layers, one command per line on stdin, one JSON answer
+per line on stdout, so that the bench can interleave its rounds with ours in the same run.
+
+Usage: channel_layer_peer.py rabbitmq|redis URL
 
 Commands (JSON objects):
   {"op": "p2p", "window": 1, "count": 2000}
@@ -15,9 +17,10 @@ Commands (JSON objects):
       message that never arrived).
   {"op": "quit"}
 
-It needs channels_rabbitmq (and carehare) importable: they are not in Debian; put their sources
-on PYTHONPATH. The first line it prints is {"ready": true} once both layers are connected, or
-{"error": "..."} when it cannot start.
+rabbitmq needs channels_rabbitmq (and carehare) importable: they are not in Debian; put their
+sources on PYTHONPATH. redis needs channels_redis (Debian: python3-channels-redis). The first line
+it prints is {"ready": true} once both layers are connected, or {"error": "..."} when it cannot
+start.
 """
 
 import asyncio
@@ -25,7 +28,8 @@ import json
 import sys
 import time
 
-URL = sys.argv[1] if len(sys.argv) > 1 else "amqp://guest:guest@127.0.0.1/asgi"
+LAYER = sys.argv[1] if len(sys.argv) > 1 else "rabbitmq"
+URL = sys.argv[2] if len(sys.argv) > 2 else "amqp://guest:guest@127.0.0.1/asgi"
 MESSAGE = {"type": "chat.message", "text": "Hello room 42! This is a benchmark chat message of about seventy chars."}
 
 
@@ -129,16 +133,24 @@ async def latency(sender, receiver, command):
 
 
 async def main():
-    try:
-        from channels_rabbitmq.core import RabbitmqChannelLayer
-    except ImportError as error:
-        answer({"error": "cannot import channels_rabbitmq: %s" % error})
-        return
-    # A send completes when the broker confirms it, not when it is received: a receiver that falls
+    # A send completes when the broker has it, not when it is received: a receiver that falls
     # behind lets the queue grow past `window`. The bench measures throughput, not back-pressure:
     # room for a whole round (and for the fan-out's bursts), as our layers get.
-    sender = RabbitmqChannelLayer(host=URL, local_capacity=1000, remote_capacity=100_000)
-    receiver = RabbitmqChannelLayer(host=URL, local_capacity=1000, remote_capacity=100_000)
+    try:
+        if LAYER == "redis":
+            from channels_redis.core import RedisChannelLayer
+            prefix = "bench-py-%d" % time.monotonic_ns()
+            sender, receiver = (
+                RedisChannelLayer(hosts=[URL], prefix=prefix, capacity=100_000) for _ in range(2)
+            )
+        else:
+            from channels_rabbitmq.core import RabbitmqChannelLayer
+            sender, receiver = (
+                RabbitmqChannelLayer(host=URL, local_capacity=1000, remote_capacity=100_000) for _ in range(2)
+            )
+    except ImportError as error:
+        answer({"error": "cannot import the %s layer: %s" % (LAYER, error)})
+        return
     # The layer connects on its first send or group operation, not on receive: a group_add (which
     # waits for the connection and the queue) connects both before the first timed round.
     for layer in (sender, receiver):
@@ -159,8 +171,12 @@ async def main():
             answer(await operations[command["op"]](sender, receiver, command))
         except Exception as error:  # reported to the bench, which fails the round
             answer({"error": "%s: %s" % (type(error).__name__, error)})
-    await sender.close()
-    await receiver.close()
+    for layer in (sender, receiver):
+        if LAYER == "redis":
+            await layer.flush()  # deletes the keys of this run's prefix
+            await layer.close_pools()
+        else:
+            await layer.close()
 
 
 asyncio.run(main())
