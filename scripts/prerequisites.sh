@@ -110,7 +110,7 @@ fi
 [ $need_openssl = 1 ] &&
   missing+=("no $openssl (the TLS tests): apt-get install -y openssl, or set OPENSSL")
 [ $need_redis_python = 1 ] &&
-  missing+=("$python cannot import channels_redis and cryptography (the Redis interop tests): apt-get install -y python3-channels-redis python3-cryptography")
+  missing+=("$python cannot import channels_redis and cryptography (the Redis interop tests): apt-get install -y python3-channels-redis python3-cryptography, or set PYTHON")
 
 # Redis on 127.0.0.1:6379: started here when the server is installed and nothing listens.
 if [ $need_redis = 1 ]; then

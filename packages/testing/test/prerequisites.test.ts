@@ -44,6 +44,7 @@ describe("scripts/prerequisites.sh", () => {
           "prerequisites: no chromium at /nonexistent/chromium (the chat's browser test): apt-get install -y chromium, or set CHROMIUM",
           "prerequisites: /nonexistent/python3 cannot import aiormq and msgpack (the Django interop test): apt-get install -y python3-aiormq python3-msgpack, or set PYTHON",
           "prerequisites: no /nonexistent/openssl (the TLS tests): apt-get install -y openssl, or set OPENSSL",
+          "prerequisites: /nonexistent/python3 cannot import channels_redis and cryptography (the Redis interop tests): apt-get install -y python3-channels-redis python3-cryptography, or set PYTHON",
           "prerequisites: as root, CHANNEL_LAYER_INSTALL_PREREQUISITES=1 npm test installs the Debian packages itself"
         ])
         // Once everything is there it says nothing and succeeds.
