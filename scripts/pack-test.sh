@@ -45,6 +45,7 @@ vhost_url() {
   fi
 }
 amqp_url=$(vhost_url)
+redis_url="${REDIS_URL:-redis://127.0.0.1:6379/0}"
 
 log "build and pack ${PACKAGES[*]}"
 npm run -s build
@@ -88,12 +89,13 @@ done
 log "tsc (strict, skipLibCheck off) against the shipped declarations"
 npx tsc -p tsconfig.json
 
-log "run on in-memory, RabbitMQ ($amqp_url) and ZeroMQ"
+log "run on in-memory, RabbitMQ ($amqp_url), Redis ($redis_url) and ZeroMQ"
 # Log lines (the proxy says where it listens) are not compared.
-output=$(timeout 120 node out/program.js "$amqp_url" | grep -v "^timestamp=") || fail "the program failed"
+output=$(timeout 120 node out/program.js "$amqp_url" "$redis_url" | grep -v "^timestamp=") || fail "the program failed"
 printf '%s\n' "$output"
 expected='in-memory: direct.message "hi bob", chat.message "hello over in-memory" x2 (same: true), bigint 9223372036854775807, bytes 1,2,3, bad name InvalidChannelName, prefix kept true
 rabbitmq: direct.message "hi bob", chat.message "hello over rabbitmq" x2 (same: true), bigint 9223372036854775807, bytes 1,2,3, bad name InvalidChannelName, prefix kept true
+redis: direct.message "hi bob", chat.message "hello over redis" x2 (same: true), bigint 9223372036854775807, bytes 1,2,3, bad name InvalidChannelName, prefix kept true
 zeromq: direct.message "hi bob", chat.message "hello over zeromq" x2 (same: true), bigint 9223372036854775807, bytes 1,2,3, bad name InvalidChannelName, prefix kept true
 pack test program: done'
 [ "$output" = "$expected" ] || { diff <(printf '%s\n' "$expected") <(printf '%s\n' "$output") || true; fail "the program's output is not the expected one"; }
@@ -109,4 +111,4 @@ grep -q "self-test passed" <<<"$selftest" || fail "channel-layer self-test: $sel
 proxyhelp=$(timeout 60 npx --no-install channel-layer-zmq-proxy --help 2>&1)
 grep -q -- "--pull" <<<"$proxyhelp" || fail "channel-layer-zmq-proxy --help: $proxyhelp"
 
-printf '\npack test passed: 4 packages packed, installed with effect %s, type-checked and run on 3 transports, the README quick start, 2 bins\n' "$EFFECT"
+printf '\npack test passed: %s packages packed, installed with effect %s, type-checked and run on 4 transports, the README quick start, 2 bins\n' "${#PACKAGES[@]}" "$EFFECT"

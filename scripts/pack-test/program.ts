@@ -4,16 +4,18 @@
  * runs the same exchange on every transport and prints one line each; scripts/pack-test.sh
  * compares the output with the lines it expects.
  *
- * Usage: node program.js AMQP_URL
+ * Usage: node program.js AMQP_URL [REDIS_URL]
  */
 import { ChannelLayer, InMemory } from "@channel-layer/core"
 import type { Errors, Message } from "@channel-layer/core"
 import { RabbitMQ } from "@channel-layer/rabbitmq"
+import { Redis } from "@channel-layer/redis"
 import { ZeroMQ, ZeroMQProxy } from "@channel-layer/zeromq"
 import { Console, Context, Effect, Layer } from "effect"
 import { createServer } from "node:net"
 
 const amqpUrl = process.argv[2] ?? "amqp://guest:guest@127.0.0.1/asgi"
+const redisUrl = process.argv[3] ?? "redis://127.0.0.1:6379/0"
 
 type Service = Context.Tag.Service<typeof ChannelLayer.ChannelLayer>
 
@@ -78,6 +80,13 @@ const rabbitmq = Effect.gen(function*() {
   yield* exchange("rabbitmq", a, b)
 })
 
+const redis = Effect.gen(function*() {
+  // A key prefix of this run's own: the server may be shared.
+  const prefix = `pack-test-${Date.now().toString(36)}`
+  const [a, b] = yield* twoInstances(Redis.layer({ hosts: redisUrl, prefix, expiry: "60 seconds" }))
+  yield* exchange("redis", a, b)
+})
+
 const zeromq = Effect.gen(function*() {
   const pull = `tcp://127.0.0.1:${yield* freePort}`
   const publish = `tcp://127.0.0.1:${yield* freePort}`
@@ -86,7 +95,7 @@ const zeromq = Effect.gen(function*() {
   yield* exchange("zeromq", a, b)
 })
 
-const main = Effect.all([inMemory, rabbitmq, zeromq].map(Effect.scoped), { discard: true })
+const main = Effect.all([inMemory, rabbitmq, redis, zeromq].map(Effect.scoped), { discard: true })
 
 Effect.runPromise(main.pipe(Effect.zipRight(Console.log("pack test program: done")))).catch((error: unknown) => {
   process.exitCode = 1
