@@ -175,21 +175,24 @@ export const scenario = (definition: Definition): Scenario => {
           ? undefined
           : yield* definition.floors.peer.open(context.config)
         // The peer's rounds interleave with ours, the first of them untimed (its warm-up).
+        const peerRates: Array<number> = []
         const peerRound = peer?._tag === "Running"
           ? Effect.zipRight(
             Effect.sync(() => context.phase(`${peerLabel}, group sends`)),
             peer.peer.fanout(MEMBERS, SENDS, WINDOW)
           )
           : undefined
+        const timedPeerRound = peerRound === undefined ? Effect.void : Effect.map(
+          peerRound,
+          ({ delivered, elapsedMs }) => {
+            peerRates.push(rate(delivered, elapsedMs))
+          }
+        )
         if (peerRound !== undefined) yield* peerRound
-        const peerRates: Array<number> = []
         const results: Array<Round> = []
         let publishes: GroupPublishes | undefined
         for (let r = 1; r <= rounds; r++) {
-          if (peerRound !== undefined && r % 2 === 0) {
-            const { delivered, elapsedMs } = yield* peerRound
-            peerRates.push(rate(delivered, elapsedMs))
-          }
+          if (r % 2 === 0) yield* timedPeerRound
           context.phase(rounds === 1 ? "group sends" : `group sends, round ${r}/${rounds}`)
           const timed = round(sender, receiver, group, channels, SENDS, context)
           if (r === 1 && probes?.groupPublishes !== undefined) {
@@ -199,10 +202,7 @@ export const scenario = (definition: Definition): Scenario => {
           } else {
             results.push(yield* timed)
           }
-          if (peerRound !== undefined && r % 2 === 1) {
-            const { delivered, elapsedMs } = yield* peerRound
-            peerRates.push(rate(delivered, elapsedMs))
-          }
+          if (r % 2 === 1) yield* timedPeerRound
         }
         const expected = SENDS * MEMBERS
         const rates = results.map((r) => rate(r.delivered, r.elapsedMs))

@@ -7,7 +7,7 @@
  * @since 0.1.0
  */
 import { Fifo } from "@channel-layer/core/Fifo"
-import { Effect } from "effect"
+import { Effect, FiberSet } from "effect"
 import type { Scope } from "effect"
 
 /**
@@ -37,8 +37,7 @@ export const make = (
   Effect.gen(function*() {
     const idle: Array<(seq: number) => void> = []
     const backlog = new Fifo<number>()
-    let completed = 0
-    let failures = 0
+    const { completed, counted, failures } = counter(send)
     const next: Effect.Effect<number> = Effect.suspend(() => {
       const seq = backlog.shift()
       if (seq !== undefined) return Effect.succeed(seq)
@@ -46,19 +45,7 @@ export const make = (
         idle.push((seq) => resume(Effect.succeed(seq)))
       })
     })
-    const finished = Effect.sync(() => {
-      completed++
-    })
-    const failed = Effect.sync(() => {
-      completed++
-      failures++
-    })
-    const sender = Effect.forever(
-      Effect.flatMap(
-        next,
-        (seq) => Effect.matchEffect(send(seq), { onFailure: () => failed, onSuccess: () => finished })
-      )
-    )
+    const sender = Effect.forever(Effect.flatMap(next, counted))
     for (let i = 0; i < size; i++) yield* Effect.forkScoped(sender)
     return {
       dispatch: (seq) => {
@@ -66,7 +53,45 @@ export const make = (
         if (worker !== undefined) worker(seq)
         else backlog.push(seq)
       },
-      completed: () => completed,
-      failures: () => failures
+      completed,
+      failures
     }
   })
+
+/**
+ * Senders counted as {@link make} counts them, but a fiber of its own for each send (as a websocket
+ * handler sends), in the current scope.
+ * @since 0.2.0
+ * @category constructors
+ */
+export const fiberPerSend = (
+  send: (seq: number) => Effect.Effect<void, unknown>
+): Effect.Effect<SenderPool, never, Scope.Scope> =>
+  Effect.map(FiberSet.makeRuntime<never>(), (run) => {
+    const { completed, counted, failures } = counter(send)
+    return {
+      dispatch: (seq) => {
+        run(counted(seq))
+      },
+      completed,
+      failures
+    }
+  })
+
+/** `send`, counting the sends that finished and those that failed. */
+const counter = (send: (seq: number) => Effect.Effect<void, unknown>) => {
+  let completed = 0
+  let failures = 0
+  const finished = Effect.sync(() => {
+    completed++
+  })
+  const failed = Effect.sync(() => {
+    completed++
+    failures++
+  })
+  return {
+    counted: (seq: number) => Effect.matchEffect(send(seq), { onFailure: () => failed, onSuccess: () => finished }),
+    completed: () => completed,
+    failures: () => failures
+  }
+}

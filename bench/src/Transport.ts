@@ -10,7 +10,7 @@
  * rounds (see `ThroughputFloor`); the latency scenario is compared with a floor scenario.
  * @since 0.1.0
  */
-import { Effect, Fiber, FiberSet, Schedule } from "effect"
+import { Effect, Fiber, Schedule } from "effect"
 import type { Scope } from "effect"
 import { performance } from "node:perf_hooks"
 import * as GcPauses from "./GcPauses.js"
@@ -313,7 +313,7 @@ const latencyRun = (
     }))
     const senders = yield* (mode === "pooled"
       ? SenderPool.make(LATENCY_SENDERS, (seq) => session.send(messages[seq]))
-      : fiberPerSend((seq) => session.send(messages[seq])))
+      : SenderPool.fiberPerSend((seq) => session.send(messages[seq])))
     // Fire on schedule, paced in plain JavaScript as the floors are (an Effect.sleep per tick
     // would add 8 kB of garbage per message).
     yield* Effect.promise(() =>
@@ -331,35 +331,6 @@ const latencyRun = (
     yield* Fiber.interrupt(consumer)
     return { summary: recorder.summary(), sendFailures: senders.failures() }
   }).pipe(Effect.scoped)
-
-/** Senders as {@link SenderPool} counts them, but a fiber of its own for each send, in the scope. */
-const fiberPerSend = (
-  send: (seq: number) => Effect.Effect<void, unknown>
-): Effect.Effect<SenderPool.SenderPool, never, Scope.Scope> =>
-  Effect.gen(function*() {
-    const run = yield* FiberSet.makeRuntime<never>()
-    let completed = 0
-    let failures = 0
-    const counted = (seq: number) =>
-      Effect.matchEffect(send(seq), {
-        onFailure: () =>
-          Effect.sync(() => {
-            completed++
-            failures++
-          }),
-        onSuccess: () =>
-          Effect.sync(() => {
-            completed++
-          })
-      })
-    return {
-      dispatch: (seq) => {
-        run(counted(seq))
-      },
-      completed: () => completed,
-      failures: () => failures
-    }
-  })
 
 const latencyScenario = (adapter: PointToPointAdapter): Scenario => {
   const name = `latency-${adapter.transport}`
