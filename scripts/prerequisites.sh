@@ -92,7 +92,8 @@ if [ ${#packages[@]} -gt 0 ] && may_install; then
   say "installing ${packages[*]} with apt-get"
   export DEBIAN_FRONTEND=noninteractive
   if apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null; then
-    need_chromium=0 need_python=0 need_openssl=0
+    # Check again from scratch: what apt-get installed must now import or run.
+    need_chromium=0 need_python=0 need_openssl=0 need_redis=0 need_redis_python=0
     [ -x "$chromium" ] || need_chromium=1
     "$python" -c 'import aiormq, msgpack' >/dev/null 2>&1 || need_python=1
     command -v "$openssl" >/dev/null 2>&1 || need_openssl=1
