@@ -28,10 +28,15 @@ export {
 }
 
 /**
- * The floor scenarios: the two latency floors. The throughput floors (`EffectQueue.floor`,
+ * The floor scenarios: the latency floors. The throughput floors (`EffectQueue.floor`,
  * `RawAmqp.floor`, `RawZeroMQ.floor`) run inside the point-to-point scenarios, a round next to each
  * of the transport's rounds.
  * @since 0.1.0
  * @category scenarios
  */
-export const floors: ReadonlyArray<Scenario> = [RawAmqp.latencyFloor, RawZeroMQ.latencyFloor, RawRedis.latencyFloor]
+export const floors: ReadonlyArray<Scenario> = [
+  RawAmqp.latencyFloor,
+  RawZeroMQ.latencyFloor,
+  RawZeroMQ.forwardedLatencyFloor,
+  RawRedis.latencyFloor
+]

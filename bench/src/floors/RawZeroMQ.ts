@@ -9,10 +9,13 @@
  * receive per socket, so there is exactly one reader loop and sends are awaited one at a time.
  * @since 0.1.0
  */
+import type { Scope } from "effect"
 import { Effect } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
 import { performance } from "node:perf_hooks"
 import { setTimeout as sleep } from "node:timers/promises"
-import { Publisher, Subscriber, version as libzmqVersion } from "zeromq"
+import { fileURLToPath } from "node:url"
+import { Publisher, Push, Subscriber, version as libzmqVersion } from "zeromq"
 import type { BenchMessage } from "../Message.js"
 import { decode, encode, makeMessages } from "../Message.js"
 import type { Scenario, ThroughputFloor } from "../Scenario.js"
@@ -26,7 +29,8 @@ import { LatencyRecorder, paced } from "../Stats.js"
  * @category names
  */
 export const names = {
-  latency: "floor-zmq-latency"
+  latency: "floor-zmq-latency",
+  forwardedLatency: "floor-zmq-forwarder-latency"
 } as const
 
 /**
@@ -47,16 +51,56 @@ const PROBE = Buffer.alloc(0)
  * @category models
  */
 export interface ZmqPair {
-  readonly pub: Publisher
-  readonly sub: Subscriber
+  /** Sends one message (zeromq.js allows one pending send: await each). */
+  readonly send: (frames: Array<Buffer>) => Promise<void>
   readonly endpoint: string
   readonly probes: number
   onDelivery: (body: Buffer) => void
 }
 
-const closeSockets = (pub: Publisher, sub: Subscriber) => {
+const closeSockets = (pub: Writable & { close(): void }, sub: Subscriber) => {
   if (!sub.closed) sub.close()
   if (!pub.closed) pub.close()
+}
+
+/** A socket that sends: the PUB of the direct pair, or the PUSH of the forwarded one. */
+interface Writable {
+  readonly closed: boolean
+  send(frames: Array<Buffer>): Promise<void>
+}
+
+/**
+ * Connects `sub` (already connected to where messages come from) and waits, sending probes on
+ * `out`, until one arrives: from then on the subscription is live. Starts the one reader loop.
+ */
+const live = async (out: Writable, sub: Subscriber, endpoint: string): Promise<ZmqPair> => {
+  sub.subscribe(TOPIC)
+  let arrived = false
+  let probes = 0
+  const pair: ZmqPair = {
+    send: (frames) => out.send(frames),
+    endpoint,
+    get probes() {
+      return probes
+    },
+    onDelivery: () => {}
+  }
+  const reader = async () => {
+    while (!sub.closed) {
+      const [, body] = await sub.receive()
+      if (body.length === 0) arrived = true
+      else pair.onDelivery(body)
+    }
+  }
+  reader().catch(() => {}) // rejected when the socket closes: the end of the loop
+  const deadline = performance.now() + 5_000
+  while (!arrived) {
+    if (performance.now() > deadline) throw new Error(`no probe arrived through ${endpoint} within 5 s`)
+    await out.send([TOPIC, PROBE])
+    probes++
+    await sleep(5)
+  }
+  return pair
 }
 
 /**
@@ -68,7 +112,7 @@ const closeSockets = (pub: Publisher, sub: Subscriber) => {
 export const openPair = (highWaterMark: number) =>
   Effect.acquireRelease(
     Effect.tryPromise({
-      try: async (): Promise<ZmqPair> => {
+      try: async () => {
         const pub = new Publisher({ sendHighWaterMark: highWaterMark, noDrop: true, linger: 0 })
         const sub = new Subscriber({ receiveHighWaterMark: highWaterMark, linger: 0 })
         try {
@@ -76,34 +120,7 @@ export const openPair = (highWaterMark: number) =>
           const endpoint = pub.lastEndpoint
           if (endpoint === null) throw new Error("the PUB socket has no endpoint after bind")
           sub.connect(endpoint)
-          sub.subscribe(TOPIC)
-          let live = false
-          let probes = 0
-          const pair: ZmqPair = {
-            pub,
-            sub,
-            endpoint,
-            get probes() {
-              return probes
-            },
-            onDelivery: () => {}
-          }
-          const reader = async () => {
-            while (!sub.closed) {
-              const [, body] = await sub.receive()
-              if (body.length === 0) live = true
-              else pair.onDelivery(body)
-            }
-          }
-          reader().catch(() => {}) // rejected when the socket closes: the end of the loop
-          const deadline = performance.now() + 5_000
-          while (!live) {
-            if (performance.now() > deadline) throw new Error(`no probe arrived on ${endpoint} within 5 s`)
-            await pub.send([TOPIC, PROBE])
-            probes++
-            await sleep(5)
-          }
-          return pair
+          return { pair: await live(pub, sub, endpoint), close: () => closeSockets(pub, sub) }
         } catch (error) {
           closeSockets(pub, sub)
           throw error
@@ -111,8 +128,8 @@ export const openPair = (highWaterMark: number) =>
       },
       catch: (cause) => new Error(`cannot open the zeromq floor sockets: ${String(cause)}`, { cause })
     }),
-    (pair) => Effect.sync(() => closeSockets(pair.pub, pair.sub))
-  )
+    (opened) => Effect.sync(opened.close)
+  ).pipe(Effect.map((opened) => opened.pair))
 
 /**
  * Sends `messages` one awaited `send` at a time and resolves when the subscriber received them all:
@@ -137,7 +154,7 @@ export const sendAndReceive = (
       if (delivered === n) resolve({ elapsedMs: performance.now() - start, sentMs, delivered })
     }
     const send = async () => {
-      for (let i = 0; i < n; i++) await pair.pub.send([TOPIC, encode(messages[i])])
+      for (let i = 0; i < n; i++) await pair.send([TOPIC, encode(messages[i])])
       sentMs = performance.now() - start
     }
     send().catch(reject)
@@ -162,19 +179,22 @@ export const floor: ThroughputFloor = {
 }
 
 /**
- * Raw zeromq latency at a fixed rate: messages are queued on schedule to one writer loop (the one
- * pending send zeromq.js allows) and timed from the moment they were handed over to delivery.
- * @since 0.1.0
- * @category scenarios
+ * A latency floor at a fixed rate over the pair `open` makes: messages are queued on schedule to
+ * one writer loop (the one pending send zeromq.js allows) and timed from the moment they were
+ * handed over to delivery.
  */
-export const latencyFloor: Scenario = {
-  name: names.latency,
-  description: "raw zeromq PUB/SUB send-to-delivery latency at a fixed rate",
+const latencyScenario = (
+  name: string,
+  description: string,
+  open: (highWaterMark: number) => Effect.Effect<ZmqPair, Error, Scope.Scope>
+): Scenario => ({
+  name,
+  description,
   run: (context) =>
     Effect.gen(function*() {
       const { latencyRate, latencySeconds, warmup } = context.config
       const total = Math.round(latencyRate * latencySeconds)
-      const pair = yield* openPair(Math.max(100_000, 2 * total))
+      const pair = yield* open(Math.max(100_000, 2 * total))
       context.phase("warm-up")
       yield* Effect.promise(() => sendAndReceive(pair, makeMessages(warmup), context.progress))
       context.phase(`${latencyRate} msg/s for ${latencySeconds} s`)
@@ -189,7 +209,7 @@ export const latencyFloor: Scenario = {
       let writeError: unknown = undefined
       const write = async () => {
         writing = true
-        while (pending.length > 0) await pair.pub.send([TOPIC, pending.shift()!])
+        while (pending.length > 0) await pair.send([TOPIC, pending.shift()!])
         writing = false
       }
       yield* Effect.promise(() =>
@@ -207,8 +227,90 @@ export const latencyFloor: Scenario = {
       if (writeError !== undefined) return yield* Effect.fail(writeError)
       const summary = recorder.summary()
       return {
-        measurements: latency(names.latency, "zeromq", summary),
+        measurements: latency(name, "zeromq", summary),
         details: { rate: latencyRate, seconds: latencySeconds, libzmq: libzmqVersion, ...summary }
       }
     })
-}
+})
+
+/**
+ * Raw zeromq latency at a fixed rate, PUB to SUB directly.
+ * @since 0.1.0
+ * @category scenarios
+ */
+export const latencyFloor: Scenario = latencyScenario(
+  names.latency,
+  "raw zeromq PUB/SUB send-to-delivery latency at a fixed rate",
+  openPair
+)
+
+/** The plain forwarder's script (see the file): plain JavaScript, run by node itself. */
+const forwarderScript = fileURLToPath(new URL("./zmq-forwarder.mjs", import.meta.url))
+
+/**
+ * Starts the plain forwarder as a child process; resolves with its two endpoints. It exits when
+ * the scope closes (its stdin ends, and it is killed should that not do).
+ */
+const startForwarder = Effect.acquireRelease(
+  Effect.async<{ readonly child: ChildProcess; readonly pull: string; readonly pub: string }, Error>((resume) => {
+    const child = spawn(process.execPath, [forwarderScript], { stdio: ["pipe", "pipe", "inherit"] })
+    let output = ""
+    const failed = (reason: string) => resume(Effect.fail(new Error(`the zeromq forwarder did not start: ${reason}`)))
+    child.once("error", (error) => failed(String(error)))
+    child.once("exit", (code) => failed(`it exited with code ${code}`))
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      output += chunk
+      const newline = output.indexOf("\n")
+      if (newline === -1) return
+      const endpoints = JSON.parse(output.slice(0, newline)) as { pull: string; pub: string }
+      child.removeAllListeners("exit")
+      resume(Effect.succeed({ child, ...endpoints }))
+    })
+    return Effect.sync(() => child.kill())
+  }),
+  ({ child }) =>
+    Effect.sync(() => {
+      child.stdin?.end()
+      setTimeout(() => child.kill(), 1_000).unref()
+    })
+)
+
+/**
+ * A PUSH socket connected to the plain forwarder's PULL, a SUB socket to its XPUB, with a live
+ * subscription: the path of the dedicated transport (client, forwarding process, client) with
+ * nothing of ours on it.
+ * @since 0.2.0
+ * @category resources
+ */
+export const openForwarded = (highWaterMark: number): Effect.Effect<ZmqPair, Error, Scope.Scope> =>
+  Effect.flatMap(startForwarder, (forwarder) =>
+    Effect.acquireRelease(
+      Effect.tryPromise({
+        try: async () => {
+          const push = new Push({ sendHighWaterMark: highWaterMark, linger: 0 })
+          const sub = new Subscriber({ receiveHighWaterMark: highWaterMark, linger: 0 })
+          try {
+            push.connect(forwarder.pull)
+            sub.connect(forwarder.pub)
+            return { pair: await live(push, sub, forwarder.pub), close: () => closeSockets(push, sub) }
+          } catch (error) {
+            closeSockets(push, sub)
+            throw error
+          }
+        },
+        catch: (cause) => new Error(`cannot open the zeromq forwarder floor sockets: ${String(cause)}`, { cause })
+      }),
+      (opened) => Effect.sync(opened.close)
+    ).pipe(Effect.map((opened) => opened.pair)))
+
+/**
+ * Raw zeromq latency at a fixed rate through a plain forwarder in its own process (PUSH to its
+ * PULL, its XPUB to SUB): what the dedicated transport's proxy is measured against.
+ * @since 0.2.0
+ * @category scenarios
+ */
+export const forwardedLatencyFloor: Scenario = latencyScenario(
+  names.forwardedLatency,
+  "raw zeromq send-to-delivery latency at a fixed rate through a plain PULL-to-XPUB forwarder process",
+  openForwarded
+)
