@@ -146,12 +146,12 @@ export const make = <B extends Backend.Backend, E, R>(
       Metrics.messagesSent.unsafeUpdate(1, labels)
     }
 
-    /** The encoded message, or `MessageTooLarge`. */
-    const encode = (message: Message.Message, envelope: Codec.Envelope) => {
+    /** The encoded message, or `MessageTooLarge` (not wrapped in an Either: one object less per send). */
+    const encode = (message: Message.Message, envelope: Codec.Envelope): Uint8Array | MessageTooLarge => {
       const body = Codec.encode(message, envelope)
       return maxMessageSize !== undefined && body.byteLength > maxMessageSize
-        ? Either.left(new MessageTooLarge({ size: body.byteLength, maxSize: maxMessageSize }))
-        : Either.right(body)
+        ? new MessageTooLarge({ size: body.byteLength, maxSize: maxMessageSize })
+        : body
     }
 
     /** `MessageTooLarge` for a message delivered without encoding that would be too large encoded. */
@@ -206,8 +206,8 @@ export const make = <B extends Backend.Backend, E, R>(
         return Effect.void
       }
       const body = encode(copied.right, envelopeOf("channel", channel, expiresAt))
-      if (Either.isLeft(body)) return Effect.fail(body.left)
-      return Effect.map(backend.publish(channel, body.right), sent)
+      if (body instanceof MessageTooLarge) return Effect.fail(body)
+      return Effect.map(backend.publish(channel, body), sent)
     }
 
     /** `groupSend`, run when the effect runs (see {@link traced}). */
@@ -222,9 +222,9 @@ export const make = <B extends Backend.Backend, E, R>(
       const envelope = envelopeOf("group", group, expiresAt)
       if (groups.leaves(group)) {
         const body = encode(copied.right, envelope)
-        if (Either.isLeft(body)) return Effect.fail(body.left)
+        if (body instanceof MessageTooLarge) return Effect.fail(body)
         if (groups.fanOutLocally) queues.unsafeDeliverGroup(group, copied.right, expiresAt)
-        return Effect.map(groups.publish(group, body.right), sent)
+        return Effect.map(groups.publish(group, body), sent)
       }
       const large = tooLarge(copied.right, envelope)
       if (large !== undefined) return Effect.fail(large)

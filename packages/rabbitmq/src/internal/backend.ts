@@ -26,6 +26,9 @@ const groupNacked = {
     `instance missed them: ${top}`
 }
 
+/** The queue a channel of this layer routes to: the part of `<queue>!<suffix>` before the `!`. */
+const queueOf = (channel: string): string => channel.slice(0, channel.indexOf("!"))
+
 /** The backend, and the connection manager the `RabbitMQConnection` service reads. */
 export interface RabbitMQBackend extends Backend.Backend {
   readonly manager: Connection.Manager
@@ -64,13 +67,27 @@ export const make = (
       return Effect.void
     }
 
-    const groupRefusals = (group: string): Refusals<never> => ({
-      nacked: () =>
+    const groupRefusals: Refusals<never> = {
+      nacked: (group) =>
         Effect.sync(() => {
           Metrics.messagesRejectedFull.unsafeUpdate(1, labels)
           warnings.report(groupNacked, group)
         })
-    })
+    }
+
+    const directRefusals: Refusals<Errors.ChannelFull | Errors.ChannelNotFound> = {
+      nacked: (channel) => {
+        Metrics.messagesRejectedFull.unsafeUpdate(1, labels)
+        return Effect.fail(new Errors.ChannelFull({ channel }))
+      },
+      returned: (channel) =>
+        Effect.fail(
+          new Errors.ChannelNotFound({
+            channel,
+            reason: `the broker has no queue ${queueOf(channel)}: the layer instance that owned the channel is gone`
+          })
+        )
+    }
 
     const connected = Effect.asVoid(manager.awaitLive)
 
@@ -89,31 +106,18 @@ export const make = (
             `(queue ${queue}) can only ${action} its own channels, from its newChannel`
       },
       publish: (channel, body) => {
-        const queue = channel.slice(0, channel.indexOf("!"))
+        const queue = queueOf(channel)
         // One unread channel of this instance must not fill the queue all its channels share.
         if (queue === manager.queueName() && queues.size(channel) >= remoteCapacity) {
           Metrics.messagesRejectedFull.unsafeUpdate(1, labels)
           return Effect.fail(new Errors.ChannelFull({ channel, capacity: remoteCapacity }))
         }
-        const refusals: Refusals<Errors.ChannelFull | Errors.ChannelNotFound> = {
-          nacked: () => {
-            Metrics.messagesRejectedFull.unsafeUpdate(1, labels)
-            return Effect.fail(new Errors.ChannelFull({ channel }))
-          },
-          returned: () =>
-            Effect.fail(
-              new Errors.ChannelNotFound({
-                channel,
-                reason: `the broker has no queue ${queue}: the layer instance that owned the channel is gone`
-              })
-            )
-        }
-        return publisher.publish("", queue, toBuffer(body), refusals)
+        return publisher.publish("", queue, toBuffer(body), directRefusals, channel)
       },
       groups: {
         fanOutLocally: false,
         leaves: () => true,
-        publish: (group, body) => publisher.publish(groupsExchange, group, toBuffer(body), groupRefusals(group)),
+        publish: (group, body) => publisher.publish(groupsExchange, group, toBuffer(body), groupRefusals, group),
         // Bound on the first member; the others wait for that bind. The membership holds whatever
         // happens to the connection: every new connection binds the groups that have members.
         join: (group, _channel, first, apply) => {

@@ -11,15 +11,19 @@ import type { Manager } from "./connection.js"
 import type { Resolved } from "./options.js"
 import type { Live } from "./session.js"
 
-/** What a publish does on a refusal. */
+/**
+ * What a publish does on a refusal, given what was published to (the channel of a direct send,
+ * the group of a group send). One object per kind of publish, made once: a record of closures per
+ * send would be garbage on the hot path.
+ */
 export interface Refusals<E> {
   /** The broker refused the message: the queue is full. */
-  readonly nacked: () => Effect.Effect<void, E>
+  readonly nacked: (target: string) => Effect.Effect<void, E>
   /**
    * Direct sends only: the broker returned the message, no queue has the routing key's name. A
    * group send that reaches no queue still succeeds (see `onReturned`).
    */
-  readonly returned?: () => Effect.Effect<void, E>
+  readonly returned?: (target: string) => Effect.Effect<void, E>
 }
 
 const mandatory = { mandatory: true }
@@ -43,19 +47,23 @@ export class Publisher {
 
   /**
    * Publishes `body` and waits for its confirm, waiting first for a connection if there is none
-   * (up to `waitForConnection`).
+   * (up to `waitForConnection`). `target` is what a refusal names (see `Refusals`).
    */
   publish<E>(
     exchange: string,
     routingKey: string,
     body: Buffer,
-    refusals: Refusals<E>
+    refusals: Refusals<E>,
+    target: string
   ): Effect.Effect<void, E | Errors.ConnectionClosed | Errors.LayerClosed> {
     const live = this.manager.current()
     return this.bound(
       live !== undefined
-        ? this.on(live, exchange, routingKey, body, refusals, true)
-        : Effect.flatMap(this.manager.awaitLive, (next) => this.on(next, exchange, routingKey, body, refusals, true))
+        ? this.on(live, exchange, routingKey, body, refusals, target, true)
+        : Effect.flatMap(
+          this.manager.awaitLive,
+          (next) => this.on(next, exchange, routingKey, body, refusals, target, true)
+        )
     )
   }
 
@@ -69,6 +77,7 @@ export class Publisher {
     routingKey: string,
     body: Buffer,
     refusals: Refusals<E>,
+    target: string,
     retry: boolean
   ): Effect.Effect<void, E | Errors.ConnectionClosed | Errors.LayerClosed> {
     return Effect.async((resume) => {
@@ -77,8 +86,8 @@ export class Publisher {
       try {
         live.publisher.publish(exchange, routingKey, body, mandatory, (error: Error | null) => {
           if (tracked !== undefined) live.unconfirmed.settle(tracked)
-          if (error === null) resume(tracked?.returned === true ? refusals.returned!() : Effect.void)
-          else if (error.message === "message nacked") resume(refusals.nacked())
+          if (error === null) resume(tracked?.returned === true ? refusals.returned!(target) : Effect.void)
+          else if (error.message === "message nacked") resume(refusals.nacked(target))
           else resume(Effect.fail(this.lostConfirm(error)))
         })
       } catch (error) {
@@ -86,7 +95,10 @@ export class Publisher {
         if (!retry) return resume(Effect.fail(this.notSent(error)))
         this.manager.broken(live, `publish failed: ${String(error)}`)
         resume(
-          Effect.flatMap(this.manager.awaitLive, (next) => this.on(next, exchange, routingKey, body, refusals, false))
+          Effect.flatMap(
+            this.manager.awaitLive,
+            (next) => this.on(next, exchange, routingKey, body, refusals, target, false)
+          )
         )
       }
     })
