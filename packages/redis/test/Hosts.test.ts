@@ -1,26 +1,17 @@
 import { Redis } from "@channel-layer/redis"
+import { Ports } from "@channel-layer/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
-import { createServer } from "node:net"
 import { groupShardIndex } from "../src/internal/Sharding.js"
 import { testPrefix, url } from "./helpers.js"
-
-/** A local port nothing listens on (taken, then released). */
-const freePort = Effect.async<number>((resume) => {
-  const server = createServer()
-  server.listen(0, "127.0.0.1", () => {
-    const address = server.address()
-    const port = typeof address === "object" && address !== null ? address.port : 0
-    server.close(() => resume(Effect.succeed(port)))
-  })
-})
 
 describe("Redis, several hosts, one of them down", () => {
   it.scopedLive(
     "what needs the live host works; what needs the dead one fails after waitForConnection",
     () =>
       Effect.gen(function*() {
-        const port = yield* freePort
+        // A local port nothing listens on.
+        const [port] = yield* Ports.free(1)
         const live = url.replace(/\/\d*$/, "") + "/1"
         const hosts = [live, `redis://127.0.0.1:${port}/0`]
         const prefix = testPrefix("hosts")

@@ -1,11 +1,10 @@
 import { Redis } from "@channel-layer/redis"
 import { describe, expect, it } from "@effect/vitest"
 import { Config, ConfigProvider, Effect, Layer } from "effect"
-import { spawn } from "node:child_process"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { testPrefix, url } from "./helpers.js"
+import { scratchServer, testPrefix, url } from "./helpers.js"
 
 const refused = (options: unknown) => Effect.flip(Effect.scoped(Redis.make(options as Redis.RedisOptions)))
 
@@ -60,27 +59,7 @@ describe("Redis options", () => {
     Effect.gen(function*() {
       const dir = mkdtempSync(join(tmpdir(), "redis-unix-"))
       const socket = join(dir, "redis.sock")
-      yield* Effect.acquireRelease(
-        Effect.async<() => void, Error>((resume) => {
-          const child = spawn("redis-server", [
-            "--port",
-            "0",
-            "--unixsocket",
-            socket,
-            "--save",
-            "",
-            "--appendonly",
-            "no"
-          ])
-          let out = ""
-          child.stdout.on("data", (chunk: Buffer) => {
-            out += chunk.toString()
-            if (/ready to accept connections/i.test(out)) resume(Effect.succeed(() => child.kill("SIGKILL")))
-          })
-          child.on("exit", () => resume(Effect.fail(new Error(`redis-server exited: ${out}`))))
-        }),
-        (stop) => Effect.sync(stop)
-      )
+      yield* scratchServer(["--port", "0", "--unixsocket", socket])
       const services = yield* Effect.orDie(Redis.make({ hosts: [`unix://${socket}?db=3`] }))
       const layer = services.channelLayer
       const other = (yield* Effect.orDie(Redis.make({ hosts: [`unix://${socket}?db=3`] }))).channelLayer

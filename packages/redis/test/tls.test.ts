@@ -6,45 +6,30 @@ import { Redis } from "@channel-layer/redis"
 import { Ports, TlsBroker } from "@channel-layer/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { spawn } from "node:child_process"
 import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { scratchServer } from "./helpers.js"
 
 describe("Redis over TLS", () => {
   it.scopedLive("rediss:// with the CA given in tls.ca; without it the connection is refused", () =>
     Effect.gen(function*() {
       const files = yield* Effect.orDie(TlsBroker.generateCertificates(mkdtempSync(join(tmpdir(), "redis-tls-"))))
       const [port] = yield* Ports.free(1)
-      yield* Effect.acquireRelease(
-        Effect.async<() => void, Error>((resume) => {
-          const child = spawn("redis-server", [
-            "--port",
-            "0",
-            "--tls-port",
-            String(port),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--tls-cert-file",
-            files.serverCertFile,
-            "--tls-key-file",
-            files.serverKeyFile,
-            "--tls-ca-cert-file",
-            files.caFile,
-            "--tls-auth-clients",
-            "no"
-          ])
-          let out = ""
-          child.stdout.on("data", (chunk: Buffer) => {
-            out += chunk.toString()
-            if (/ready to accept connections/i.test(out)) resume(Effect.succeed(() => child.kill("SIGKILL")))
-          })
-          child.on("exit", () => resume(Effect.fail(new Error(`redis-server exited: ${out}`))))
-        }),
-        (stop) => Effect.sync(stop)
-      )
+      yield* scratchServer([
+        "--port",
+        "0",
+        "--tls-port",
+        String(port),
+        "--tls-cert-file",
+        files.serverCertFile,
+        "--tls-key-file",
+        files.serverKeyFile,
+        "--tls-ca-cert-file",
+        files.caFile,
+        "--tls-auth-clients",
+        "no"
+      ])
       const host = `rediss://localhost:${port}/0`
       const ca = readFileSync(files.caFile, "utf8")
       const one = (yield* Effect.orDie(Redis.make({ hosts: [host], tls: { ca } }))).channelLayer
