@@ -98,39 +98,55 @@ describe("the channel-layer bin and AMQP_URL (no broker needed)", () => {
   )
 })
 
+/** The three messages of the exchange below, as `listen` prints them. */
+const exchanged = [
+  "{\"type\":\"cli.direct\",\"raw\":{\"$bytes\":\"AAE=\"}}",
+  "{\"type\":\"cli.group\",\"n\":{\"$int\":\"9007199254740993\"}}",
+  "{\"type\":\"cli.last\"}"
+]
+
+/**
+ * The exchange every broker transport runs: `listen` on `group` for three messages, a direct send
+ * and a group send from standard input with `env`, then a group send with the transport's flags
+ * (`lastFlags`, in `lastEnv`) instead of the environment; the listener prints the three in order
+ * and exits 0.
+ */
+const exchangeThree = (options: {
+  readonly env: Record<string, string>
+  readonly group: string
+  readonly channelPattern: RegExp
+  readonly lastFlags: ReadonlyArray<string>
+  readonly lastEnv?: Record<string, string>
+}) =>
+  Effect.gen(function*() {
+    const { env, group } = options
+    const listener = yield* start(["listen", "--group", group, "--count", "3"], env)
+    const banner = yield* Effect.promise(() => listener.waitForStderr("listening on "))
+    const channel = /listening on (\S+)/.exec(banner)![1]!
+    expect(channel).toMatch(options.channelPattern)
+
+    const sent = yield* runBin(["send", channel, exchanged[0]!], env)
+    expect(sent).toMatchObject({ code: 0 })
+    const grouped = yield* runBin(["group-send", group, "-"], env, exchanged[1]!)
+    expect(grouped).toMatchObject({ code: 0 })
+    const again = yield* runBin(["group-send", group, exchanged[2]!, ...options.lastFlags], options.lastEnv)
+    expect(again).toMatchObject({ code: 0 })
+
+    expect(yield* Effect.promise(() => listener.exited)).toBe(0)
+    expect(listener.stdout().trim().split("\n")).toStrictEqual(exchanged)
+  })
+
 describe("the channel-layer bin on RabbitMQ (127.0.0.1, vhost asgi)", () => {
   it.scopedLive("listen in one process; send and group-send from others arrive", () =>
     Effect.gen(function*() {
       const group = `cli-${Math.random().toString(36).slice(2, 10)}`
       const env = { CHANNEL_LAYER: "rabbitmq" }
-      const listener = yield* start(["listen", "--group", group, "--count", "3"], env)
-      const banner = yield* Effect.promise(() => listener.waitForStderr("listening on "))
-      const channel = /listening on (\S+)/.exec(banner)![1]!
-      expect(channel).toMatch(/^channels_[A-Za-z]{12}!/)
-
-      const sent = yield* runBin(["send", channel, "{\"type\":\"cli.direct\",\"raw\":{\"$bytes\":\"AAE=\"}}"], env)
-      expect(sent).toMatchObject({ code: 0 })
-      const grouped = yield* runBin(
-        ["group-send", group, "-"],
+      yield* exchangeThree({
         env,
-        "{\"type\":\"cli.group\",\"n\":{\"$int\":\"9007199254740993\"}}"
-      )
-      expect(grouped).toMatchObject({ code: 0 })
-      const again = yield* runBin([
-        "group-send",
         group,
-        "{\"type\":\"cli.last\"}",
-        "--url",
-        "amqp://guest:guest@127.0.0.1:5672/asgi"
-      ])
-      expect(again).toMatchObject({ code: 0 })
-
-      expect(yield* Effect.promise(() => listener.exited)).toBe(0)
-      expect(listener.stdout().trim().split("\n")).toStrictEqual([
-        "{\"type\":\"cli.direct\",\"raw\":{\"$bytes\":\"AAE=\"}}",
-        "{\"type\":\"cli.group\",\"n\":{\"$int\":\"9007199254740993\"}}",
-        "{\"type\":\"cli.last\"}"
-      ])
+        channelPattern: /^channels_[A-Za-z]{12}!/,
+        lastFlags: ["--url", "amqp://guest:guest@127.0.0.1:5672/asgi"]
+      })
 
       const interrupted = yield* start(["listen", "-g", group], env)
       yield* Effect.promise(() => interrupted.waitForStderr("listening on "))
@@ -214,39 +230,13 @@ describe("the channel-layer bin on Redis (127.0.0.1:6379 db 0, a key prefix of i
         const group = `cli-${id.slice(0, 8)}`
         // The prefix through the environment, the URL through the environment or --redis-url.
         const env = { CHANNEL_LAYER: "redis", REDIS_URL: "redis://127.0.0.1:6379/0", REDIS_PREFIX: `cli-test-${id}` }
-        const listener = yield* start(["listen", "--group", group, "--count", "3"], env)
-        const banner = yield* Effect.promise(() => listener.waitForStderr("listening on "))
-        const channel = /listening on (\S+)/.exec(banner)![1]!
-        expect(channel).toMatch(/^[a-z]+\.[0-9a-f]{32}![0-9a-f]{32}$/)
-
-        const sent = yield* runBin(["send", channel, "{\"type\":\"cli.direct\",\"raw\":{\"$bytes\":\"AAE=\"}}"], env)
-        expect(sent).toMatchObject({ code: 0 })
-        const grouped = yield* runBin(
-          ["group-send", group, "-"],
+        yield* exchangeThree({
           env,
-          "{\"type\":\"cli.group\",\"n\":{\"$int\":\"9007199254740993\"}}"
-        )
-        expect(grouped).toMatchObject({ code: 0 })
-        const again = yield* runBin(
-          [
-            "group-send",
-            group,
-            "{\"type\":\"cli.last\"}",
-            "--layer",
-            "redis",
-            "--redis-url",
-            "redis://127.0.0.1:6379/0"
-          ],
-          { REDIS_PREFIX: env.REDIS_PREFIX }
-        )
-        expect(again).toMatchObject({ code: 0 })
-
-        expect(yield* Effect.promise(() => listener.exited)).toBe(0)
-        expect(listener.stdout().trim().split("\n")).toStrictEqual([
-          "{\"type\":\"cli.direct\",\"raw\":{\"$bytes\":\"AAE=\"}}",
-          "{\"type\":\"cli.group\",\"n\":{\"$int\":\"9007199254740993\"}}",
-          "{\"type\":\"cli.last\"}"
-        ])
+          group,
+          channelPattern: /^[a-z]+\.[0-9a-f]{32}![0-9a-f]{32}$/,
+          lastFlags: ["--layer", "redis", "--redis-url", "redis://127.0.0.1:6379/0"],
+          lastEnv: { REDIS_PREFIX: env.REDIS_PREFIX }
+        })
 
         // Another prefix is another layer: a group send there reaches no one here.
         const elsewhere = yield* start(["listen", "-g", group, "--timeout", "2s"], env)
