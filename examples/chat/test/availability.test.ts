@@ -68,18 +68,22 @@ const toldWhileReconnecting = (
     yield* connect(server, "lobby", "bob")
   })
 
+/** Why the chat server with this environment did not start (its defect as text), or "started". */
+const startupDefect = (env: Record<string, string>) =>
+  spawnServer(env).pipe(
+    Effect.flatMap(() => Effect.succeed("started")),
+    Effect.catchAllDefect((defect) => Effect.succeed(String(defect)))
+  )
+
 describe("the chat without its broker", () => {
   it.scopedLive(
     "npm start on RabbitMQ with a missing vhost refuses to start, naming the vhost and the fix",
     () =>
       Effect.gen(function*() {
-        const defect = yield* spawnServer({
+        const defect = yield* startupDefect({
           CHANNEL_LAYER: "rabbitmq",
           AMQP_URL: "amqp://guest:guest@127.0.0.1:5672/no-such-vhost"
-        }).pipe(
-          Effect.flatMap(() => Effect.succeed("started")),
-          Effect.catchAllDefect((defect) => Effect.succeed(String(defect)))
-        )
+        })
         expect(defect).toContain("the chat server cannot start")
         expect(defect).toContain("the broker refused to open the virtual host no-such-vhost")
         expect(defect).toContain("rabbitmqctl add_vhost no-such-vhost")
@@ -92,14 +96,11 @@ describe("the chat without its broker", () => {
     () =>
       Effect.gen(function*() {
         const port = yield* freePort
-        const defect = yield* spawnServer({
+        const defect = yield* startupDefect({
           CHANNEL_LAYER: "redis",
           REDIS_URL: `redis://127.0.0.1:${port}/0`,
           STARTUP_TIMEOUT: "1 second"
-        }).pipe(
-          Effect.flatMap(() => Effect.succeed("started")),
-          Effect.catchAllDefect((defect) => Effect.succeed(String(defect)))
-        )
+        })
         expect(defect).toContain("the chat server cannot start")
         expect(defect).toContain("Redis not reachable within 1s (STARTUP_TIMEOUT)")
         expect(defect).toContain(`ECONNREFUSED 127.0.0.1:${port}`)
